@@ -1,0 +1,220 @@
+"""Input checks shared by every boundary of the package.
+
+Each check raises ``ValueError`` (or ``TypeError``) with a message that names the
+argument, what is wrong and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "check_matrix",
+    "check_matrices",
+    "check_same_samples",
+    "check_penalty",
+    "check_positive_int",
+    "check_adjacency",
+    "EPS",
+]
+
+#: Floor used wherever a quantity that can be zero is divided by.
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _column_names(X: Any) -> list[str] | None:
+    cols = getattr(X, "columns", None)
+    return [str(c) for c in cols] if cols is not None else None
+
+
+def _describe_columns(mask: np.ndarray, names: list[str] | None, limit: int = 5) -> str:
+    idx = np.flatnonzero(mask)
+    shown = [names[i] if names else str(i) for i in idx[:limit]]
+    more = f" and {idx.size - limit} more" if idx.size > limit else ""
+    return ", ".join(shown) + more
+
+
+def check_matrix(
+    X: Any,
+    name: str,
+    *,
+    allow_nan: bool = False,
+    nonnegative: bool = False,
+    min_samples: int = 2,
+    min_features: int = 1,
+    dtype=np.float64,
+) -> np.ndarray:
+    """Validate one data matrix and return it as a C-contiguous float array.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    name : str
+        How the caller calls it (``"X"``, ``"Ys[1]"``, ``"Xs[0] (snp)"``); it starts
+        every error message.
+    allow_nan : bool
+        Whether NaN marks missing values (infinity is never allowed).
+    nonnegative : bool
+        Whether negative entries are an error (NMF inputs).
+
+    Raises
+    ------
+    ValueError
+        Not 2-D, too few rows/columns, non-numeric, NaN/inf or negative entries.
+    """
+    names = _column_names(X)
+    if sp.issparse(X):
+        X = X.toarray()
+    try:
+        arr = np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        if names is not None:
+            bad = [
+                str(c)
+                for c in X.columns
+                if not np.issubdtype(np.asarray(X[c]).dtype, np.number)
+                and not np.issubdtype(np.asarray(X[c]).dtype, np.bool_)
+            ]
+            if bad:
+                raise ValueError(
+                    f"{name}: columns {bad[:5]} are not numeric; convert or drop them "
+                    "(e.g. encode categories as numbers) before fitting"
+                ) from exc
+        raise ValueError(f"{name}: could not convert to a numeric matrix ({exc})") from exc
+    if arr.ndim == 1:
+        raise ValueError(
+            f"{name}: expected a 2-D matrix (n_samples, n_features), got a 1-D array of "
+            f"length {arr.shape[0]}; use reshape(-1, 1) for a single feature"
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D matrix, got an array with shape {arr.shape}")
+    n, p = arr.shape
+    if n < min_samples:
+        raise ValueError(f"{name}: needs at least {min_samples} samples (rows), got {n}")
+    if p < min_features:
+        raise ValueError(f"{name}: needs at least {min_features} feature(s) (columns), got {p}")
+    if np.isinf(arr).any():
+        cols = np.isinf(arr).any(axis=0)
+        raise ValueError(
+            f"{name}: {int(np.isinf(arr).sum())} infinite value(s) in column(s) "
+            f"{_describe_columns(cols, names)}; replace them before fitting"
+        )
+    if not allow_nan and np.isnan(arr).any():
+        cols = np.isnan(arr).any(axis=0)
+        raise ValueError(
+            f"{name}: {int(np.isnan(arr).sum())} missing (NaN) value(s) in column(s) "
+            f"{_describe_columns(cols, names)}; impute them first "
+            "(imaging_genetics.preprocessing.MeanImputer) or drop those columns"
+        )
+    if nonnegative:
+        neg = arr < 0
+        if neg.any():
+            raise ValueError(
+                f"{name}: {int(neg.sum())} negative entr{'y' if neg.sum() == 1 else 'ies'} in "
+                f"column(s) {_describe_columns(neg.any(axis=0), names)}; NMF needs nonnegative "
+                "data: map it with imaging_genetics.preprocessing.NonnegativeScaler"
+            )
+    return np.ascontiguousarray(arr)
+
+
+def check_matrices(
+    Xs: Sequence[Any], name: str, *, min_count: int = 1, **kwargs
+) -> list[np.ndarray]:
+    """Validate a list of matrices that share their rows (samples)."""
+    if isinstance(Xs, np.ndarray) and Xs.ndim == 2:
+        raise TypeError(
+            f"{name}: expected a list of matrices, got one 2-D array; wrap it: [{name}]"
+        )
+    try:
+        items = list(Xs)
+    except TypeError as exc:
+        raise TypeError(f"{name}: expected a list of matrices, got {type(Xs).__name__}") from exc
+    if len(items) < min_count:
+        raise ValueError(f"{name}: needs at least {min_count} matrix(es), got {len(items)}")
+    arrays = [check_matrix(x, f"{name}[{i}]", **kwargs) for i, x in enumerate(items)]
+    check_same_samples(arrays, [f"{name}[{i}]" for i in range(len(arrays))])
+    return arrays
+
+
+def check_same_samples(arrays: Sequence[np.ndarray], names: Sequence[str]) -> int:
+    """All arrays have the same number of rows; return it."""
+    ns = [a.shape[0] for a in arrays]
+    if len(set(ns)) > 1:
+        detail = ", ".join(f"{nm}: {n}" for nm, n in zip(names, ns))
+        raise ValueError(
+            f"inputs must have the same samples (rows) in the same order; got {detail}"
+        )
+    return ns[0]
+
+
+def check_penalty(value: Any, name: str, *, allow_zero: bool = True) -> float:
+    """A finite, nonnegative penalty weight."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return v
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_adjacency(
+    A: Any,
+    n_features: int,
+    name: str,
+    *,
+    symmetric: bool = True,
+    nonnegative: bool = True,
+    shape: tuple[int, int] | None = None,
+) -> sp.csr_matrix:
+    """Validate a (prior-network or cross-modality) adjacency; return CSR float64.
+
+    Parameters
+    ----------
+    A : array-like or sparse matrix of shape (n_features, n_features), or ``shape``
+    n_features : int
+        Expected size of a square adjacency (ignored when ``shape`` is given).
+    symmetric : bool
+        Require A == A.T (to 1e-8 relative) for a square within-modality graph.
+    nonnegative : bool
+        Require nonnegative edge weights (a Laplacian with negative weights is not
+        positive semi-definite).
+    """
+    expected = shape if shape is not None else (n_features, n_features)
+    if hasattr(A, "to_numpy"):
+        A = A.to_numpy()
+    M = sp.csr_matrix(A, dtype=np.float64) if not sp.issparse(A) else sp.csr_matrix(A, dtype=np.float64)
+    if M.shape != tuple(expected):
+        raise ValueError(f"{name}: expected shape {tuple(expected)}, got {M.shape}")
+    if M.nnz and not np.isfinite(M.data).all():
+        raise ValueError(f"{name}: contains NaN or infinite edge weights")
+    if nonnegative and M.nnz and (M.data < 0).any():
+        raise ValueError(
+            f"{name}: {int((M.data < 0).sum())} negative edge weight(s); prior networks need "
+            "nonnegative weights (use squared or absolute correlations)"
+        )
+    if symmetric and shape is None:
+        diff = abs(M - M.T)
+        scale = abs(M).max() if M.nnz else 0.0
+        if diff.nnz and diff.max() > 1e-8 * max(scale, 1.0):
+            raise ValueError(
+                f"{name}: adjacency is not symmetric (max |A - A.T| = {diff.max():.3g}); "
+                "symmetrise it, e.g. (A + A.T) / 2"
+            )
+    M.eliminate_zeros()
+    return M

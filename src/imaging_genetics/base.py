@@ -1,0 +1,264 @@
+"""Model persistence without pickle.
+
+Every estimator in the package inherits :class:`PersistenceMixin`, which gives it
+``save(path)``; :func:`load` reads the file back into an equal model.
+
+The file is a single ``.npz`` archive (a zip of ``.npy`` arrays). Its entry
+``__metadata__`` holds a JSON document with the estimator's class, its
+``get_params()``, the fitted attributes (scalars inline, arrays by reference to
+other entries of the archive), the package version and the file format version.
+Nothing is pickled, so loading a file can never execute code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["PersistenceMixin", "load", "FORMAT_VERSION", "IncompatibleModelFileError"]
+
+#: Version of the on-disk layout. Bump when a change makes old readers wrong.
+FORMAT_VERSION = 1
+
+_META_KEY = "__metadata__"
+
+
+class IncompatibleModelFileError(ValueError):
+    """A model file was written by an incompatible version or is not a model file."""
+
+
+def _package_version() -> str:
+    from imaging_genetics import __version__
+
+    return __version__
+
+
+class _Encoder:
+    """Turn nested Python/numpy values into JSON plus named arrays."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _store(self, array: np.ndarray) -> str:
+        key = f"a{len(self.arrays)}"
+        if array.dtype == object:
+            raise TypeError("object arrays cannot be saved without pickle")
+        self.arrays[key] = array
+        return key
+
+    def encode(self, value: Any) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, (float, np.floating)):
+            v = float(value)
+            if np.isfinite(v):
+                return v
+            return {"__float__": repr(v)}
+        if isinstance(value, np.ndarray):
+            return {"__ndarray__": self._store(value)}
+        if sp.issparse(value):
+            csr = sp.csr_matrix(value)
+            return {
+                "__csr__": [
+                    self._store(csr.data),
+                    self._store(csr.indices),
+                    self._store(csr.indptr),
+                ],
+                "shape": list(csr.shape),
+            }
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.encode(v) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v) for v in value]
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value):
+                return {"__dict__": {k: self.encode(v) for k, v in value.items()}}
+            return {"__items__": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+        try:
+            import pandas as pd
+
+            if isinstance(value, pd.DataFrame):
+                return {
+                    "__dataframe__": {
+                        "columns": [self.encode(c) for c in value.columns],
+                        "index": [self.encode(i) for i in value.index],
+                        "data": {
+                            str(i): self.encode(value.iloc[:, i].to_numpy())
+                            for i in range(value.shape[1])
+                        },
+                    }
+                }
+        except ImportError:  # pragma: no cover - pandas is a dependency
+            pass
+        raise TypeError(f"cannot save a value of type {type(value).__name__}")
+
+
+class _Decoder:
+    def __init__(self, arrays: Any) -> None:
+        self.arrays = arrays
+
+    def decode(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.decode(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "__ndarray__" in value:
+            return np.array(self.arrays[value["__ndarray__"]])
+        if "__float__" in value:
+            return float(value["__float__"])
+        if "__csr__" in value:
+            data, indices, indptr = (np.array(self.arrays[k]) for k in value["__csr__"])
+            return sp.csr_matrix((data, indices, indptr), shape=tuple(value["shape"]))
+        if "__tuple__" in value:
+            return tuple(self.decode(v) for v in value["__tuple__"])
+        if "__dict__" in value:
+            return {k: self.decode(v) for k, v in value["__dict__"].items()}
+        if "__items__" in value:
+            return {_hashable(self.decode(k)): self.decode(v) for k, v in value["__items__"]}
+        if "__dataframe__" in value:
+            import pandas as pd
+
+            d = value["__dataframe__"]
+            columns = [self.decode(c) for c in d["columns"]]
+            data = {i: self.decode(d["data"][str(i)]) for i in range(len(columns))}
+            frame = pd.DataFrame(data, index=[self.decode(i) for i in d["index"]])
+            frame.columns = columns
+            return frame
+        raise IncompatibleModelFileError(f"unknown entry in model file: {sorted(value)}")
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it.
+
+    A killed process therefore never leaves a half-written ``path`` behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class PersistenceMixin:
+    """Adds ``save(path)`` to an estimator; read back with :func:`imaging_genetics.load`."""
+
+    def _fitted_attributes(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k.endswith("_") and not k.startswith("_")
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the estimator (parameters and fitted state) to ``path`` (``.npz``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file; ``.npz`` is appended when missing. The write is
+            atomic: a killed process leaves either the old file or the new one.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz")
+        enc = _Encoder()
+        cls = type(self)
+        try:
+            params = enc.encode(self.get_params(deep=False))
+            fitted = enc.encode(self._fitted_attributes())
+        except TypeError as exc:
+            raise TypeError(f"{cls.__name__}.save: {exc}") from exc
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "package_version": _package_version(),
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "params": params,
+            "fitted": fitted,
+        }
+        arrays = dict(enc.arrays)
+        arrays[_META_KEY] = np.array(json.dumps(meta))
+        return atomic_write_bytes(path, lambda fh: np.savez(fh, **arrays))
+
+
+def load(path: str | os.PathLike):
+    """Load an estimator written by ``save``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npz`` file written by ``estimator.save``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    IncompatibleModelFileError
+        The file is not a model file, or was written with a newer file format.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as exc:  # zipfile/ValueError on corrupt input
+        raise IncompatibleModelFileError(f"{path} is not a readable model file: {exc}") from exc
+    with archive:
+        if _META_KEY not in archive.files:
+            raise IncompatibleModelFileError(
+                f"{path} has no {_META_KEY} entry: it was not written by imaging-genetics' save()"
+            )
+        meta = json.loads(str(archive[_META_KEY]))
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            raise IncompatibleModelFileError(
+                f"{path} uses model file format {version!r} (written by imaging-genetics "
+                f"{meta.get('package_version')}); this installation ({_package_version()}) "
+                f"reads formats 1..{FORMAT_VERSION}. Upgrade imaging-genetics to load it."
+            )
+        module_name, _, class_name = meta["class"].rpartition(".")
+        if not module_name.startswith("imaging_genetics"):
+            raise IncompatibleModelFileError(f"{path}: refusing to load class {meta['class']}")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise IncompatibleModelFileError(
+                f"{path}: class {meta['class']} does not exist in this version"
+            ) from exc
+        dec = _Decoder(archive)
+        params = dec.decode(meta["params"])
+        fitted = dec.decode(meta["fitted"])
+    model = cls(**params)
+    for key, value in fitted.items():
+        setattr(model, key, value)
+    return model
