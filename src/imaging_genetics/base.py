@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["PersistenceMixin", "load", "FORMAT_VERSION", "IncompatibleModelFileError"]
+__all__ = [
+    "PersistenceMixin",
+    "load",
+    "save_bundle",
+    "load_bundle",
+    "atomic_write_bytes",
+    "FORMAT_VERSION",
+    "IncompatibleModelFileError",
+]
 
 #: Version of the on-disk layout. Bump when a change makes old readers wrong.
 FORMAT_VERSION = 1
@@ -49,7 +57,10 @@ class _Encoder:
     def _store(self, array: np.ndarray) -> str:
         key = f"a{len(self.arrays)}"
         if array.dtype == object:
-            raise TypeError("object arrays cannot be saved without pickle")
+            if all(isinstance(v, str) for v in array.ravel()):
+                array = array.astype(str)
+            else:
+                raise TypeError("object arrays cannot be saved without pickle")
         self.arrays[key] = array
         return key
 
@@ -165,6 +176,36 @@ def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
     return path
 
 
+def save_bundle(path: str | os.PathLike, values: dict[str, Any]) -> Path:
+    """Save a nested dict of arrays, sparse matrices, tables and scalars to one ``.npz``.
+
+    The same pickle-free layout as model files; read back with :func:`load_bundle`.
+    Used for simulation ground truth and results that are not estimators.
+    """
+    path = Path(path)
+    enc = _Encoder()
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "package_version": _package_version(),
+        "bundle": enc.encode(dict(values)),
+    }
+    arrays = dict(enc.arrays)
+    arrays[_META_KEY] = np.array(json.dumps(meta))
+    return atomic_write_bytes(path, lambda fh: np.savez(fh, **arrays))
+
+
+def load_bundle(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a file written by :func:`save_bundle`."""
+    path = Path(path)
+    with np.load(path, allow_pickle=False) as archive:
+        if _META_KEY not in archive.files:
+            raise IncompatibleModelFileError(f"{path} was not written by save_bundle()")
+        meta = json.loads(str(archive[_META_KEY]))
+        if "bundle" not in meta:
+            raise IncompatibleModelFileError(f"{path} is a model file: use imaging_genetics.load()")
+        return _Decoder(archive).decode(meta["bundle"])
+
+
 class PersistenceMixin:
     """Adds ``save(path)`` to an estimator; read back with :func:`imaging_genetics.load`."""
 
@@ -211,13 +252,17 @@ class PersistenceMixin:
         return atomic_write_bytes(path, lambda fh: np.savez(fh, **arrays))
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike, *, trusted_modules: tuple[str, ...] = ()):
     """Load an estimator written by ``save``.
 
     Parameters
     ----------
     path : str or path-like
         A ``.npz`` file written by ``estimator.save``.
+    trusted_modules : tuple of str
+        Only classes from ``imaging_genetics`` are instantiated, so a crafted file
+        cannot make ``load`` import arbitrary code; name further modules here to
+        load your own estimator subclasses.
 
     Raises
     ------
@@ -247,7 +292,8 @@ def load(path: str | os.PathLike):
                 f"reads formats 1..{FORMAT_VERSION}. Upgrade imaging-genetics to load it."
             )
         module_name, _, class_name = meta["class"].rpartition(".")
-        if not module_name.startswith("imaging_genetics"):
+        allowed = ("imaging_genetics", *trusted_modules)
+        if not any(module_name == m or module_name.startswith(m + ".") for m in allowed):
             raise IncompatibleModelFileError(f"{path}: refusing to load class {meta['class']}")
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
