@@ -1,0 +1,370 @@
+"""Solver core of the structured sparse CCA family.
+
+Every model of the family alternates between two *block* updates. A block is a set
+of weight vectors ``ws`` (a list of 1-D arrays): the SNP weights ``u_k`` or the
+imaging weights ``v_k``. With the other block fixed, one update solves a reweighted
+quadratic subproblem (spec sparse_cca.md §2.2, §3-§6)
+
+    min_w  sum_k alpha ||Z_k w_k - t_k||^2 / n  +  sum_terms surrogate_term(w)        (1)
+
+whose stationarity condition, divided by 2, is the linear system
+
+    [ alpha * blockdiag(Z_k' Z_k / n) + H ] w = b,      b_k = Z_k' t_k / n,          (2)
+
+with ``H`` the sum of the penalty terms' half-Hessians (``term.hessian``). Penalties
+that are not quadratic (l1, l2,1, group l2,1, fusion) are replaced by their
+majorising quadratic at the previous iterate (iteratively reweighted, the
+"alternating iteratively reweighted algorithm" of the MTS2CCA paper):
+``||a|| <= ||a||^2 / (2 ||a_old||) + ||a_old|| / 2``.
+
+Two layouts of a block:
+
+* ``shared``: every vector has the same length m and the *same* matrix (2) (the
+  SNP block: ``Z = X`` for all tasks, and every penalty on U is the same for all
+  columns). One factorisation (dense) or one block-CG run serves all K right-hand
+  sides.
+* ``stacked``: the vectors (possibly of different lengths) are stacked into one
+  unknown of length sum_k m_k and (2) is one system; penalties may couple the
+  vectors (the fusion penalty of JCB-SCCA).
+
+Linear systems are solved by a dense Cholesky factorisation when the dimension is
+at most ``dense_max`` and otherwise by matrix-free preconditioned conjugate
+gradients: products ``Z'(Z w)``, sparse penalty matrices, a Jacobi preconditioner
+and a warm start from the previous solution, so no m x m matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+
+from .._validation import EPS
+
+__all__ = [
+    "L1",
+    "L21",
+    "GroupL21",
+    "GraphNet",
+    "Ridge",
+    "Fusion",
+    "LinearSolver",
+    "DENSE_MAX",
+]
+
+#: Default dimension above which ``solver="auto"`` switches to conjugate gradients.
+DENSE_MAX = 2000
+
+#: Squared-norm floor in the reweighting 1 / (2 sqrt(||a||^2 + eps)).
+REWEIGHT_EPS = 1e-12
+
+
+def _root(sq: np.ndarray) -> np.ndarray:
+    return np.sqrt(sq + REWEIGHT_EPS)
+
+
+# --------------------------------------------------------------------------------------
+# Penalty terms. Each term knows its strength ``coef``; ``value`` is the true penalty,
+# ``surrogate`` its majoriser built at ``ws_old`` (equal to ``value`` at ``ws_old``),
+# ``hessian`` half the Hessian of the surrogate (the matrix added to (2)).
+# ``stacked`` selects the layout of the returned matrix (see the module docstring).
+# --------------------------------------------------------------------------------------
+
+
+class _Term:
+    coef: float
+
+    def value(self, ws: Sequence[np.ndarray]) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def surrogate(self, ws, ws_old) -> float:
+        return self.value(ws)
+
+    def hessian(self, ws_old, stacked: bool) -> sp.spmatrix:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _stack_rows(ws: Sequence[np.ndarray], name: str) -> np.ndarray:
+    lengths = {w.shape[0] for w in ws}
+    if len(lengths) != 1:
+        raise ValueError(f"{name} couples features across vectors of equal length only")
+    return np.column_stack(ws)
+
+
+class L1(_Term):
+    """``coef * sum_k ||w_k||_1`` (lasso; SCCA's beta, JCB-SCCA's beta)."""
+
+    def __init__(self, coef: float) -> None:
+        self.coef = float(coef)
+
+    def value(self, ws):
+        return self.coef * float(sum(np.abs(w).sum() for w in ws))
+
+    def surrogate(self, ws, ws_old):
+        tot = 0.0
+        for w, w0 in zip(ws, ws_old):
+            r = _root(w0 * w0)
+            tot += float((w * w / (2 * r) + r / 2).sum())
+        return self.coef * tot
+
+    def hessian(self, ws_old, stacked):
+        if not stacked and len(ws_old) > 1:
+            raise ValueError("an l1 term differs between columns: use one column per system")
+        d = np.concatenate([1.0 / (2 * _root(w * w)) for w in ws_old])
+        return sp.diags(self.coef * d)
+
+
+class L21(_Term):
+    """``coef * ||W||_{2,1}`` over the rows of ``W = [w_1 ... w_K]`` (MTS2CCA's beta)."""
+
+    def __init__(self, coef: float) -> None:
+        self.coef = float(coef)
+
+    def value(self, ws):
+        W = _stack_rows(ws, "the l2,1 penalty")
+        return self.coef * float(np.sqrt((W * W).sum(axis=1)).sum())
+
+    def surrogate(self, ws, ws_old):
+        W, W0 = _stack_rows(ws, "l2,1"), _stack_rows(ws_old, "l2,1")
+        r = _root((W0 * W0).sum(axis=1))
+        return self.coef * float(((W * W).sum(axis=1) / (2 * r) + r / 2).sum())
+
+    def hessian(self, ws_old, stacked):
+        W0 = _stack_rows(ws_old, "the l2,1 penalty")
+        d = self.coef / (2 * _root((W0 * W0).sum(axis=1)))
+        return sp.diags(np.tile(d, W0.shape[1]) if stacked else d)
+
+
+class GroupL21(_Term):
+    """``coef * sum_g ||W_{g,:}||_F`` over feature groups (MTGSCCA's group penalty).
+
+    ``groups`` holds one integer label per row of W (e.g. LD blocks).
+    """
+
+    def __init__(self, coef: float, groups: np.ndarray) -> None:
+        self.coef = float(coef)
+        self.groups = np.asarray(groups)
+        _, self._codes = np.unique(self.groups, return_inverse=True)
+
+    def _group_sq(self, W):
+        return np.bincount(self._codes, weights=(W * W).sum(axis=1))
+
+    def value(self, ws):
+        W = _stack_rows(ws, "the group penalty")
+        return self.coef * float(np.sqrt(self._group_sq(W)).sum())
+
+    def surrogate(self, ws, ws_old):
+        W, W0 = _stack_rows(ws, "group"), _stack_rows(ws_old, "group")
+        r = _root(self._group_sq(W0))
+        return self.coef * float((self._group_sq(W) / (2 * r) + r / 2).sum())
+
+    def hessian(self, ws_old, stacked):
+        W0 = _stack_rows(ws_old, "the group penalty")
+        d = (self.coef / (2 * _root(self._group_sq(W0))))[self._codes]
+        return sp.diags(np.tile(d, W0.shape[1]) if stacked else d)
+
+
+class GraphNet(_Term):
+    """``coef * sum_k w_k' L_k w_k`` with graph Laplacians (MTS2CCA's lambda).
+
+    ``laplacians``: one csr matrix shared by all vectors, or one per vector.
+    ``w' L w = 1/2 sum_ij a_ij (w_i - w_j)^2`` shrinks differences between connected
+    features; it never rewards magnitude.
+    """
+
+    def __init__(self, coef: float, laplacians) -> None:
+        self.coef = float(coef)
+        self.laplacians = laplacians if isinstance(laplacians, list) else None
+        self.shared = None if isinstance(laplacians, list) else laplacians
+
+    def _L(self, k):
+        return self.shared if self.shared is not None else self.laplacians[k]
+
+    def value(self, ws):
+        return self.coef * float(sum(w @ (self._L(k) @ w) for k, w in enumerate(ws)))
+
+    def hessian(self, ws_old, stacked):
+        if not stacked:
+            if self.shared is None:
+                raise ValueError("per-vector Laplacians need the stacked layout")
+            return self.coef * self.shared
+        return self.coef * sp.block_diag([self._L(k) for k in range(len(ws_old))], format="csr")
+
+
+class Ridge(_Term):
+    """``coef * sum_k ||w_k||^2`` (ridge; the regularisers of tensor CCA)."""
+
+    def __init__(self, coef: float) -> None:
+        self.coef = float(coef)
+
+    def value(self, ws):
+        return self.coef * float(sum(w @ w for w in ws))
+
+    def hessian(self, ws_old, stacked):
+        m = sum(w.shape[0] for w in ws_old) if stacked else ws_old[0].shape[0]
+        return sp.identity(m, format="csr") * self.coef
+
+
+class Fusion(_Term):
+    """``coef * sum_{k<l} sum_j |w_kj - w_lj|`` between every pair of vectors.
+
+    The fused-lasso integration term of JCB-SCCA (spec §5, decision 5); stacked only.
+    """
+
+    def __init__(self, coef: float) -> None:
+        self.coef = float(coef)
+
+    @staticmethod
+    def _pairs(K):
+        return [(k, l) for k in range(K) for l in range(k + 1, K)]
+
+    def value(self, ws):
+        _stack_rows(ws, "the fusion penalty")
+        return self.coef * float(
+            sum(np.abs(ws[k] - ws[l]).sum() for k, l in self._pairs(len(ws)))
+        )
+
+    def surrogate(self, ws, ws_old):
+        tot = 0.0
+        for k, l in self._pairs(len(ws)):
+            r = _root((ws_old[k] - ws_old[l]) ** 2)
+            tot += float(((ws[k] - ws[l]) ** 2 / (2 * r) + r / 2).sum())
+        return self.coef * tot
+
+    def hessian(self, ws_old, stacked):
+        W0 = _stack_rows(ws_old, "the fusion penalty")
+        q, K = W0.shape
+        rows, cols, vals = [], [], []
+        idx = np.arange(q)
+        for k, l in self._pairs(K):
+            c = self.coef / (2 * _root((W0[:, k] - W0[:, l]) ** 2))
+            ik, il = k * q + idx, l * q + idx
+            rows += [ik, il, ik, il]
+            cols += [ik, il, il, ik]
+            vals += [c, c, -c, -c]
+        if not rows:
+            return sp.csr_matrix((q * K, q * K))
+        return sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(q * K, q * K),
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Linear systems (2).
+# --------------------------------------------------------------------------------------
+
+
+class LinearSolver:
+    """Solve ``[alpha * blockdiag(Z_k'Z_k/n) + H] W = B`` for one block of weights.
+
+    Parameters
+    ----------
+    Zs : list of ndarray (n, m_k)
+        Standardised data of the block (one matrix for the shared layout).
+    alpha : float
+        Multiplicity of the loss term (K for a vector shared by K tasks).
+    method : {"auto", "dense", "cg"}
+    dense_max : int
+        ``auto`` uses Cholesky when the system dimension is at most this.
+    cg_tol : float
+        Relative residual at which conjugate gradients stop.
+    """
+
+    def __init__(self, Zs, alpha=1.0, method="auto", dense_max=DENSE_MAX, cg_tol=1e-11,
+                 cg_maxiter=None):
+        self.Zs = list(Zs)
+        self.n = self.Zs[0].shape[0]
+        self.alpha = float(alpha)
+        self.sizes = [Z.shape[1] for Z in self.Zs]
+        self.dim = int(sum(self.sizes))
+        if method == "auto":
+            method = "dense" if self.dim <= dense_max else "cg"
+        self.method = method
+        self.cg_tol = cg_tol
+        self.cg_maxiter = cg_maxiter if cg_maxiter is not None else max(10 * self.dim, 100)
+        self._gram = None
+        self._colsq = np.concatenate([(Z * Z).sum(axis=0) for Z in self.Zs]) * (self.alpha / self.n)
+        self._x0 = None
+        self.cg_iterations = 0
+
+    def data_matvec(self, W: np.ndarray) -> np.ndarray:
+        """``alpha * blockdiag(Z_k'Z_k/n) W`` for W of shape (dim, r), matrix-free."""
+        out = np.empty_like(W)
+        start = 0
+        for Z, m in zip(self.Zs, self.sizes):
+            blk = W[start:start + m]
+            out[start:start + m] = Z.T @ (Z @ blk)
+            start += m
+        return out * (self.alpha / self.n)
+
+    def _dense_gram(self) -> np.ndarray:
+        if self._gram is None:
+            G = np.zeros((self.dim, self.dim))
+            start = 0
+            for Z, m in zip(self.Zs, self.sizes):
+                G[start:start + m, start:start + m] = Z.T @ Z
+                start += m
+            self._gram = G * (self.alpha / self.n)
+        return self._gram
+
+    def solve(self, H: sp.spmatrix, B: np.ndarray) -> np.ndarray:
+        """Return the solution W (dim, r) of the system with penalty matrix H."""
+        B = np.asarray(B, dtype=np.float64)
+        squeeze = B.ndim == 1
+        B2 = B[:, None] if squeeze else B
+        if self.method == "dense":
+            W = self._solve_dense(H, B2)
+        else:
+            W = self._solve_cg(H, B2)
+        return W[:, 0] if squeeze else W
+
+    def _solve_dense(self, H, B):
+        A = self._dense_gram() + H.toarray()
+        jitter = 0.0
+        scale = max(float(np.trace(A)) / max(self.dim, 1), 1.0)
+        for _ in range(6):
+            try:
+                c = la.cho_factor(A + jitter * np.eye(self.dim), lower=True, check_finite=False)
+                return la.cho_solve(c, B, check_finite=False)
+            except la.LinAlgError:
+                # Singular only when unpenalised with dependent columns (p >= n):
+                # a vanishing ridge picks the minimum-norm-like solution.
+                jitter = scale * (1e-12 if jitter == 0 else jitter * 100 / scale)
+        return la.lstsq(A, B)[0]
+
+    def _solve_cg(self, H, B):
+        """Jacobi-preconditioned conjugate gradients, all right-hand sides at once."""
+        H = sp.csr_matrix(H)
+        diag = self._colsq + H.diagonal()
+        minv = 1.0 / np.maximum(diag, EPS)[:, None]
+
+        def op(W):
+            return self.data_matvec(W) + H @ W
+
+        X = self._x0 if (self._x0 is not None and self._x0.shape == B.shape) else np.zeros_like(B)
+        R = B - op(X)
+        bnorm = np.maximum(np.linalg.norm(B, axis=0), EPS)
+        Zr = minv * R
+        P = Zr.copy()
+        rz = (R * Zr).sum(axis=0)
+        it = 0
+        for it in range(1, self.cg_maxiter + 1):
+            if np.all(np.linalg.norm(R, axis=0) <= self.cg_tol * bnorm):
+                it -= 1
+                break
+            AP = op(P)
+            pap = (P * AP).sum(axis=0)
+            step = np.where(pap > 0, rz / np.maximum(pap, EPS * EPS), 0.0)
+            X = X + step * P
+            R = R - step * AP
+            Zr = minv * R
+            rz_new = (R * Zr).sum(axis=0)
+            beta = np.where(rz > 0, rz_new / np.maximum(rz, EPS * EPS), 0.0)
+            P = Zr + beta * P
+            rz = rz_new
+        self.cg_iterations += it
+        self._x0 = X.copy()
+        return X

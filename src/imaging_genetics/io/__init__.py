@@ -1,0 +1,21 @@
+"""Data layer: PLINK genotypes, CSV/TSV/Parquet tables and study files, all ending in
+sample-aligned :class:`Views`."""
+
+from __future__ import annotations
+
+from .plink import iter_plink, read_bim, read_fam, read_plink, write_plink
+from .tables import read_table
+from .views import Views
+from .study import Study, load_study
+
+__all__ = [
+    "read_plink",
+    "read_bim",
+    "read_fam",
+    "iter_plink",
+    "write_plink",
+    "read_table",
+    "load_study",
+    "Views",
+    "Study",
+]

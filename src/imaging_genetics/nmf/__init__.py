@@ -1,0 +1,17 @@
+"""Joint graph-regularised NMF family for imaging genetics.
+
+* :class:`JNMF` — joint NMF with a shared basis (Zhang et al. 2012).
+* :class:`JSNMNMF` — JNMF plus cross-modality priors and sparsity.
+* :class:`JCBSNMF` — JSNMNMF plus within-modality graph (Laplacian) smoothing.
+
+All three are configurations of one multiplicative-update core
+(:mod:`imaging_genetics.nmf._core`) implementing the corrected updates of
+spec joint_nmf.md §2.2.
+"""
+
+from __future__ import annotations
+
+from ._base import BoundednessWarning
+from .models import JCBSNMF, JNMF, JSNMNMF
+
+__all__ = ["JNMF", "JSNMNMF", "JCBSNMF", "BoundednessWarning"]

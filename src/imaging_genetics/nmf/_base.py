@@ -1,0 +1,406 @@
+"""Estimator base of the joint NMF family: validation, initialisation, restarts.
+
+The named models (:class:`~imaging_genetics.nmf.JNMF`,
+:class:`~imaging_genetics.nmf.JSNMNMF`, :class:`~imaging_genetics.nmf.JCBSNMF`) only
+declare which penalty terms they use; the loop lives in :mod:`._core`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from .._validation import (
+    EPS,
+    check_adjacency,
+    check_matrices,
+    check_penalty,
+    check_positive_int,
+)
+from ..base import PersistenceMixin
+from ..networks import normalized_adjacency
+from ._core import JointProblem, objective_terms, run_batch
+
+__all__ = ["BoundednessWarning", "JointNMFBase"]
+
+#: Largest number of restarts stacked into one batched computation.
+_MAX_BATCH = 8
+#: Memory budget of one batch (bytes), for the stacked factors and temporaries.
+_BATCH_BYTES = 512 * 2**20
+
+
+class BoundednessWarning(UserWarning):
+    """The chosen penalties may leave the joint NMF objective unbounded below (spec §2.5)."""
+
+
+# ---------------------------------------------------------------------------
+# initialisation
+# ---------------------------------------------------------------------------
+
+
+def _random_init(Xcat: np.ndarray, k: int, rng: np.random.RandomState):
+    """Uniform factors scaled so that W H has the mean of the data; strictly positive."""
+    n, P = Xcat.shape
+    avg = math.sqrt(max(float(Xcat.mean()), EPS) / k)
+    W = avg * rng.uniform(0.01, 1.0, size=(n, k))
+    H = avg * rng.uniform(0.01, 1.0, size=(k, P))
+    return W, H
+
+
+def _truncated_svd(X: np.ndarray, k: int):
+    if min(X.shape) <= 3000:
+        U, s, Vt = np.linalg.svd(X, full_matrices=False)
+        return U[:, :k], s[:k], Vt[:k]
+    from sklearn.utils.extmath import randomized_svd
+
+    return randomized_svd(X, k, random_state=0)
+
+
+def _nndsvda_init(Xcat: np.ndarray, k: int):
+    """Nonnegative double SVD (Boutsidis & Gallopoulos 2008), zeros set to mean(X).
+
+    Each singular pair (u, v) is split into positive and negative parts; the pair
+    with the larger product of norms is kept. Zeros are then replaced by the data
+    mean, because multiplicative updates can never move an entry away from zero.
+    """
+    n, P = Xcat.shape
+    U, s, Vt = _truncated_svd(Xcat, k)
+    W = np.zeros((n, k))
+    H = np.zeros((k, P))
+    W[:, 0] = math.sqrt(s[0]) * np.abs(U[:, 0])
+    H[0] = math.sqrt(s[0]) * np.abs(Vt[0])
+    for j in range(1, min(k, s.size)):
+        x, y = U[:, j], Vt[j]
+        xp, xn = np.maximum(x, 0), np.maximum(-x, 0)
+        yp, yn = np.maximum(y, 0), np.maximum(-y, 0)
+        nxp, nyp = np.linalg.norm(xp), np.linalg.norm(yp)
+        nxn, nyn = np.linalg.norm(xn), np.linalg.norm(yn)
+        if nxp * nyp >= nxn * nyn:
+            u, v, sigma = xp / max(nxp, EPS), yp / max(nyp, EPS), nxp * nyp
+        else:
+            u, v, sigma = xn / max(nxn, EPS), yn / max(nyn, EPS), nxn * nyn
+        scale = math.sqrt(s[j] * sigma)
+        W[:, j] = scale * u
+        H[j] = scale * v
+    avg = max(float(Xcat.mean()), EPS)
+    W[W < EPS] = avg
+    H[H < EPS] = avg
+    return W, H
+
+
+# ---------------------------------------------------------------------------
+# parameter helpers
+# ---------------------------------------------------------------------------
+
+
+def _per_pair(value: Any, pairs: Sequence[tuple[int, int]], name: str) -> dict:
+    if isinstance(value, Mapping):
+        out = {}
+        for key, v in value.items():
+            I, J = _pair_key(key, name)
+            out[(I, J)] = check_penalty(v, f"{name}[{(I, J)}]")
+        return {p: out.get(p, 0.0) for p in pairs}
+    v = check_penalty(value, name)
+    return {p: v for p in pairs}
+
+
+def _per_modality(value: Any, M: int, name: str) -> list[float]:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return [check_penalty(value, name)] * M
+    try:
+        values = list(value)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a number or a sequence of {M} numbers, got {value!r}") from exc
+    if len(values) != M:
+        raise ValueError(f"{name}: expected {M} values (one per modality), got {len(values)}")
+    return [check_penalty(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
+def _pair_key(key: Any, name: str) -> tuple[int, int]:
+    try:
+        I, J = (int(x) for x in key)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: keys must be pairs of modality indices (I, J), got {key!r}") from exc
+    return (I, J) if I < J else (J, I)
+
+
+def _batches(n_restarts: int, per_restart_bytes: float) -> list[np.ndarray]:
+    """Split restarts into balanced batches (independent of ``n_jobs``)."""
+    size = int(max(1, min(_MAX_BATCH, _BATCH_BYTES // max(per_restart_bytes, 1.0))))
+    n_batches = math.ceil(n_restarts / size)
+    return [b for b in np.array_split(np.arange(n_restarts), n_batches) if b.size]
+
+
+def _run_restarts(prob, W0, H0s, max_iter, tol, check_every):
+    return run_batch(prob, W0, H0s, max_iter=max_iter, tol=tol, check_every=check_every)
+
+
+# ---------------------------------------------------------------------------
+# estimator
+# ---------------------------------------------------------------------------
+
+
+class JointNMFBase(PersistenceMixin, BaseEstimator):
+    """Shared ``fit`` of the joint NMF family (see :mod:`imaging_genetics.nmf`).
+
+    Subclasses set ``_uses_cross`` / ``_uses_graphs`` and implement
+    ``_penalty_values()`` returning ``(cross_strength, smoothness, basis_penalty,
+    sparsity)``.
+    """
+
+    _uses_cross = False
+    _uses_graphs = False
+    #: iterations between objective evaluations (convergence checks)
+    _check_every = 10
+
+    def _penalty_values(self):  # pragma: no cover - overridden
+        return 0.0, 0.0, 0.0, 0.0
+
+    # -- validation -------------------------------------------------------
+    def _validate(self, Xs, cross_adjacency, graphs):
+        Xs = check_matrices(Xs, "Xs", nonnegative=True)
+        M = len(Xs)
+        n = Xs[0].shape[0]
+        sizes = [X.shape[1] for X in Xs]
+        k = check_positive_int(self.n_components, "n_components")
+        for I, p in enumerate(sizes):
+            if k > min(n, p):
+                raise ValueError(
+                    f"n_components={k} is larger than min(n_samples, n_features) = "
+                    f"min({n}, {p}) of Xs[{I}]; choose n_components <= {min(n, min(sizes))}"
+                )
+        total = sum(float(X.sum()) for X in Xs)
+        if total <= 0:
+            raise ValueError("Xs: every entry is zero; there is nothing to factorise")
+        check_positive_int(self.n_restarts, "n_restarts")
+        check_positive_int(self.max_iter, "max_iter", minimum=0)
+        tol = check_penalty(self.tol, "tol")
+        if self.init not in ("random", "nndsvda", "custom"):
+            raise ValueError(f"init must be 'random', 'nndsvda' or 'custom', got {self.init!r}")
+        lam, beta, gamma1, gamma2 = self._penalty_values()
+        gamma1 = check_penalty(gamma1, "basis_penalty")
+        gamma2 = check_penalty(gamma2, "sparsity")
+
+        cross = []
+        if cross_adjacency is not None and self._uses_cross:
+            if not isinstance(cross_adjacency, Mapping):
+                raise TypeError(
+                    "cross_adjacency must be a dict {(I, J): matrix of shape (p_I, p_J)}, "
+                    f"got {type(cross_adjacency).__name__}"
+                )
+            pairs = {}
+            for key, A in cross_adjacency.items():
+                if A is None:
+                    continue
+                raw = tuple(int(x) for x in key) if not isinstance(key, str) else key
+                I, J = _pair_key(key, "cross_adjacency")
+                if not (0 <= I < M and 0 <= J < M) or I == J:
+                    raise ValueError(
+                        f"cross_adjacency: key {key!r} does not name two different modalities "
+                        f"among 0..{M - 1}"
+                    )
+                if (I, J) in pairs:
+                    raise ValueError(f"cross_adjacency: pair {(I, J)} given twice")
+                transposed = raw[0] > raw[1]
+                name = f"cross_adjacency[{key!r}]"
+                shape = (sizes[raw[0]], sizes[raw[1]])
+                A = check_adjacency(A, 0, name, symmetric=False, shape=shape)
+                pairs[(I, J)] = A.T.tocsr() if transposed else A
+            lams = _per_pair(lam, list(pairs), "cross_strength")
+            for (I, J), A in sorted(pairs.items()):
+                cross.append((I, J, lams[(I, J)], normalized_adjacency(A)))
+        elif cross_adjacency is not None and not self._uses_cross:
+            warnings.warn(
+                f"{type(self).__name__} has no cross-modality term; cross_adjacency is ignored",
+                UserWarning,
+                stacklevel=3,
+            )
+
+        graph_terms = [None] * M
+        if graphs is not None and self._uses_graphs:
+            graphs = list(graphs)
+            if len(graphs) != M:
+                raise ValueError(f"graphs: expected {M} entries (one per modality, or None), got {len(graphs)}")
+            betas = _per_modality(beta, M, "smoothness")
+            for I, S in enumerate(graphs):
+                if S is None:
+                    continue
+                S = check_adjacency(S, sizes[I], f"graphs[{I}]")
+                S = (S - sp.diags(S.diagonal())).tocsr()
+                S.eliminate_zeros()
+                graph_terms[I] = (betas[I], normalized_adjacency(S))
+        elif graphs is not None and not self._uses_graphs and any(g is not None for g in graphs):
+            warnings.warn(
+                f"{type(self).__name__} has no graph (Laplacian) term; graphs are ignored",
+                UserWarning,
+                stacklevel=3,
+            )
+        prob = JointProblem(Xs, cross=cross, graphs=graph_terms, gamma1=gamma1, gamma2=gamma2)
+        self._check_bounded(prob, M)
+        return prob, k, tol
+
+    @staticmethod
+    def _check_bounded(prob: JointProblem, M: int) -> None:
+        """Warn when gamma2 < 1/2 max_I sum_J lambda_IJ ||A_IJ||_2 (spec §2.5)."""
+        load = np.zeros(M)
+        for I, J, lam, A, _ in prob.cross:
+            norm = 1.0 if (A.nnz if sp.issparse(A) else np.count_nonzero(A)) else 0.0
+            load[I] += lam * norm
+            load[J] += lam * norm
+        need = 0.5 * float(load.max()) if M else 0.0
+        if need > prob.gamma2:
+            warnings.warn(
+                f"sparsity (gamma2) = {prob.gamma2:g} is below 1/2 max_I sum_J "
+                f"cross_strength_IJ ||A_IJ||_2 = {need:g}: the objective may be unbounded "
+                "below (W -> W/s, H -> sH drives the cross term to -inf). Raise sparsity "
+                f"to at least {need:g} or lower cross_strength.",
+                BoundednessWarning,
+                stacklevel=4,
+            )
+
+    # -- initial factors --------------------------------------------------
+    def _initial_factors(self, Xs, k, seeds, init_basis, init_coefficients):
+        Xcat = np.hstack(Xs)
+        n = Xcat.shape[0]
+        cuts = np.cumsum([X.shape[1] for X in Xs])[:-1]
+        R = len(seeds)
+        W0 = np.empty((R, n, k))
+        Hcat0 = np.empty((R, k, Xcat.shape[1]))
+        base = None
+        if self.init == "nndsvda":
+            base = _nndsvda_init(Xcat, k)
+        elif self.init == "custom":
+            if init_basis is None or init_coefficients is None:
+                raise ValueError("init='custom' needs init_basis (n, k) and init_coefficients (list of (k, p_I))")
+            Wc = np.array(init_basis, dtype=np.float64)
+            Hc = [np.array(H, dtype=np.float64) for H in init_coefficients]
+            if Wc.shape != (n, k):
+                raise ValueError(f"init_basis: expected shape {(n, k)}, got {Wc.shape}")
+            if len(Hc) != len(Xs):
+                raise ValueError(f"init_coefficients: expected {len(Xs)} matrices, got {len(Hc)}")
+            for I, (H, X) in enumerate(zip(Hc, Xs)):
+                if H.shape != (k, X.shape[1]):
+                    raise ValueError(f"init_coefficients[{I}]: expected shape {(k, X.shape[1])}, got {H.shape}")
+            if (Wc < 0).any() or any((H < 0).any() for H in Hc):
+                raise ValueError("init_basis / init_coefficients must be nonnegative")
+            base = (Wc, np.hstack(Hc))
+        for r, seed in enumerate(seeds):
+            rng = np.random.RandomState(seed)
+            if base is None:
+                W, H = _random_init(Xcat, k, rng)
+            elif r == 0:
+                W, H = base
+            elif self.init == "nndsvda":  # perturbed copies give distinct restarts
+                W = base[0] * rng.uniform(0.5, 1.5, size=base[0].shape)
+                H = base[1] * rng.uniform(0.5, 1.5, size=base[1].shape)
+            else:  # custom: the extra restarts start at random
+                W, H = _random_init(Xcat, k, rng)
+            W0[r], Hcat0[r] = W, H
+        H0s = np.split(Hcat0, cuts, axis=2)
+        return W0, [np.ascontiguousarray(H) for H in H0s]
+
+    # -- fit ----------------------------------------------------------------
+    def fit(self, Xs, y=None, *, cross_adjacency=None, graphs=None, init_basis=None, init_coefficients=None):
+        """Fit the factorisation ``X_I ~ W H_I`` for every modality I.
+
+        Parameters
+        ----------
+        Xs : list of M array-likes of shape (n_samples, p_I)
+            Nonnegative data sharing rows (samples), M >= 1.
+        y : ignored
+        cross_adjacency : dict {(I, J): (p_I, p_J) matrix}, optional
+            Cross-modality priors A_IJ (dense or sparse, nonnegative), I < J; a key
+            (J, I) with a (p_J, p_I) matrix is accepted and transposed. Each is
+            scaled to unit spectral norm. Ignored by models without a cross term.
+        graphs : list of M (p_I, p_I) adjacencies or None, optional
+            Within-modality feature graphs S_I (symmetric, nonnegative; the
+            diagonal is dropped), scaled to unit spectral norm. Ignored by models
+            without a Laplacian term.
+        init_basis, init_coefficients : arrays, optional
+            Starting W (n, k) and list of H_I (k, p_I) when ``init='custom'``
+            (used by the first restart; further restarts start at random).
+
+        Returns
+        -------
+        self
+        """
+        prob, k, tol = self._validate(Xs, cross_adjacency, graphs)
+        Xs = prob.Xs
+        rs = check_random_state(self.random_state)
+        R = int(self.n_restarts)
+        seeds = rs.randint(0, np.iinfo(np.int32).max, size=R)
+        W0, H0s = self._initial_factors(Xs, k, seeds, init_basis, init_coefficients)
+        n = Xs[0].shape[0]
+        P = sum(X.shape[1] for X in Xs)
+        per_restart = 8.0 * (4 * n * k + 8 * k * P)
+        batches = _batches(R, per_restart)
+        n_jobs = 1 if self.n_jobs is None else self.n_jobs
+        check_every = int(self._check_every)
+        tasks = (
+            delayed(_run_restarts)(prob, W0[b], [H[b] for H in H0s], int(self.max_iter), tol, check_every)
+            for b in batches
+        )
+        if n_jobs == 1 or len(batches) == 1:
+            chunks = [task[0](*task[1], **task[2]) for task in tasks]
+        else:
+            chunks = Parallel(n_jobs=n_jobs)(tasks)
+        results = [res for chunk in chunks for res in chunk]
+        finals = np.array([res["trace"][-1] if res["finite"] else np.inf for res in results])
+        if not np.isfinite(finals).any():
+            raise FloatingPointError(
+                "every restart diverged (non-finite factors): the objective is unbounded "
+                "below for these penalties; increase sparsity (gamma2) or lower cross_strength"
+            )
+        best = int(np.argmin(finals))
+        res = results[best]
+        self.basis_ = res["W"]
+        self.coefficients_ = res["Hs"]
+        self.objective_ = res["trace"]
+        self.n_iter_ = int(res["n_iter"])
+        self.converged_ = bool(res["converged"])
+        self.restart_objectives_ = finals
+        self.restart_seeds_ = seeds.astype(np.int64)
+        self.best_restart_ = best
+        self.n_features_ = [int(X.shape[1]) for X in Xs]
+        terms = objective_terms(prob, res["W"][None], [H[None] for H in res["Hs"]])
+        self.objective_terms_ = {key: float(v[0]) for key, v in terms.items()}
+        self.reconstruction_err_ = float(math.sqrt(max(self.objective_terms_["fit"], 0.0)))
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                f"{type(self).__name__}: the best restart did not converge within "
+                f"max_iter={self.max_iter} iterations (tol={self.tol:g}); increase max_iter",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        if self.objective_[-1] < 0:
+            warnings.warn(
+                "the objective is negative: the cross-modality term dominates, which is the "
+                "signature of an unbounded objective (spec §2.5); increase sparsity",
+                BoundednessWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def fit_transform(self, Xs, y=None, **fit_params):
+        """Fit and return the basis W of shape (n_samples, n_components)."""
+        return self.fit(Xs, y, **fit_params).basis_
+
+    def reconstruct(self):
+        """The fitted approximations ``[W H_I for each modality]``."""
+        self._check_fitted()
+        return [self.basis_ @ H for H in self.coefficients_]
+
+    def _check_fitted(self):
+        if not hasattr(self, "basis_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(Xs) first")

@@ -1,0 +1,31 @@
+"""Figures and a self-contained HTML report."""
+
+from __future__ import annotations
+
+from .figures import (
+    ccc_bars,
+    correlation_heatmap,
+    manhattan,
+    module_membership_heatmap,
+    objective_traces,
+    region_weight_bars,
+    roc_curves,
+    save_figure,
+    sensitivity_curves,
+    weight_heatmap,
+)
+from .html import Report
+
+__all__ = [
+    "Report",
+    "ccc_bars",
+    "correlation_heatmap",
+    "manhattan",
+    "module_membership_heatmap",
+    "objective_traces",
+    "region_weight_bars",
+    "roc_curves",
+    "save_figure",
+    "sensitivity_curves",
+    "weight_heatmap",
+]
