@@ -276,6 +276,7 @@ def region_weight_bars(weights: np.ndarray, names: Sequence[str], *, top: int = 
     ax.set_yticks(y, [str(names[i]) for i in order], fontsize=7)
     ax.axvline(0, color="black", lw=0.6)
     ax.set_xlabel("canonical weight")
+    ax.set_ylabel("brain region")
     ax.set_title(title)
     if V.shape[1] > 1 or modality_labels:
         ax.legend(frameon=False, fontsize=7)

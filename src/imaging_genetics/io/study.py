@@ -1,0 +1,354 @@
+"""Study files: a YAML description of the inputs of an analysis, loaded into ``Views``.
+
+Example (paths are relative to the YAML file)::
+
+    modalities:
+      - name: snp
+        plink: genotypes/adni          # .bed/.bim/.fam prefix
+        kind: genotype
+        graph: ld                      # "correlation", "ld", or an edge list (below)
+      - name: fmri
+        file: imaging/fmri.csv         # CSV / TSV / Parquet, one row per sample
+        id_column: subject
+        kind: imaging
+        features: [roi1, roi2, roi3]   # optional: keep only these columns
+        graph: {edges: imaging/roi_network.tsv, source: a, target: b, weight: w}
+    covariates:
+      file: clinical.csv
+      id_column: subject
+      columns: [age, sex]
+    outcomes:
+      file: clinical.csv
+      id_column: subject
+      columns: [mmse]
+    cross_adjacency:
+      - between: [snp, fmri]
+        edges: maps/snp_roi.tsv
+
+Samples are aligned by ID once: the inner join of every file (modalities,
+covariates, outcomes), in the order of the first modality. How many samples each
+file lost, and why, is logged and kept in ``views.alignment_report``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .plink import plink_paths, read_plink
+from .tables import non_numeric_columns, read_table
+from .views import KINDS, Views
+
+__all__ = ["Study", "ModalitySpec", "TableSpec", "EdgesSpec", "CrossSpec", "load_study"]
+
+log = logging.getLogger(__name__)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EdgesSpec(_Strict):
+    """An edge-list file: one row per edge, endpoints named like the features."""
+
+    edges: str
+    source: str | None = None
+    target: str | None = None
+    weight: str | None = None
+
+
+class ModalitySpec(_Strict):
+    """One modality: a table file or a PLINK prefix."""
+
+    name: str
+    kind: Literal["genotype", "imaging", "expression", "other"] = "other"
+    file: str | None = None
+    plink: str | None = None
+    id_column: str | int = 0
+    features: list[str] | None = None
+    graph: Union[Literal["correlation", "ld"], EdgesSpec, None] = None
+
+    @field_validator("graph", mode="before")
+    @classmethod
+    def _graph_path(cls, value: Any) -> Any:
+        # A bare path is an edge list with default columns.
+        if isinstance(value, str) and value not in ("correlation", "ld"):
+            return {"edges": value}
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ModalitySpec":
+        if (self.file is None) == (self.plink is None):
+            raise ValueError(
+                f"modality {self.name!r}: give exactly one of 'file' (a CSV/TSV/Parquet table) "
+                "or 'plink' (a .bed/.bim/.fam prefix)"
+            )
+        if self.graph == "ld" and self.plink is None:
+            raise ValueError(
+                f"modality {self.name!r}: graph 'ld' needs SNP positions, i.e. a 'plink' modality; "
+                "use 'correlation' or an edge list"
+            )
+        return self
+
+
+class TableSpec(_Strict):
+    """Covariates or outcomes: columns of a table file."""
+
+    file: str
+    id_column: str | int = 0
+    columns: list[str] | None = None
+
+
+class CrossSpec(EdgesSpec):
+    """A cross-modality adjacency between two modalities, from an edge list."""
+
+    between: tuple[str, str]
+
+
+class Study(_Strict):
+    """The YAML study file, validated (unknown keys are errors)."""
+
+    modalities: list[ModalitySpec] = Field(min_length=1)
+    covariates: TableSpec | None = None
+    outcomes: TableSpec | None = None
+    cross_adjacency: list[CrossSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if "outcome" in data:
+                if "outcomes" in data:
+                    raise ValueError("give either 'outcome' or 'outcomes', not both")
+                data["outcomes"] = data.pop("outcome")
+            mods = data.get("modalities")
+            if isinstance(mods, dict):  # {name: {...}} form
+                data["modalities"] = [
+                    {"name": k, **(v or {})} if isinstance(v, dict) else v for k, v in mods.items()
+                ]
+        return data
+
+    @model_validator(mode="after")
+    def _names(self) -> "Study":
+        names = [m.name for m in self.modalities]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"modality names must be unique, {dup} repeated")
+        for c in self.cross_adjacency:
+            for n in c.between:
+                if n not in names:
+                    raise ValueError(f"cross_adjacency between {list(c.between)}: unknown modality {n!r}; modalities are {names}")
+        return self
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key {loc!r}: remove it or check its spelling")
+        elif err["type"] == "missing":
+            lines.append(f"missing required key {loc!r}")
+        else:
+            lines.append(f"{loc or '(top level)'}: {err['msg']}")
+    return f"{path}: invalid study file:\n  " + "\n  ".join(lines)
+
+
+def _resolve(base: Path, rel: str) -> Path:
+    p = Path(os.path.expandvars(os.path.expanduser(rel)))
+    return p if p.is_absolute() else base / p
+
+
+def _read_modality(spec: ModalitySpec, base: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, Path]:
+    if spec.plink is not None:
+        prefix = _resolve(base, spec.plink)
+        genotypes, bim = read_plink(prefix, snps=spec.features, return_bim=True)
+        return genotypes, bim, plink_paths(prefix)["bed"]
+    path = _resolve(base, spec.file)
+    frame = read_table(path, id_column=spec.id_column, columns=spec.features, numeric=True)
+    return frame, None, path
+
+
+def load_study(path: str | os.PathLike) -> Views:
+    """Load a study YAML file into sample-aligned :class:`Views`.
+
+    Parameters
+    ----------
+    path : str or path
+        The YAML file (see the module docstring for its keys). Relative paths inside it
+        are relative to the YAML file's folder.
+
+    Returns
+    -------
+    Views
+        Modalities in the order of the file, samples in the order of the first
+        modality (restricted to the samples present in every file). Graphs given as
+        edge lists are sparse matrices; ``"correlation"``/``"ld"`` stay rules evaluated
+        by :meth:`Views.graph` on the (training) samples. ``views.alignment_report``
+        is a DataFrame with one row per input: ``file``, ``n_in_file``, ``n_kept``,
+        ``n_dropped`` and ``reason``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The YAML or a file it names does not exist.
+    ValueError
+        Unknown or missing keys, unknown kinds, non-numeric data columns, duplicated IDs,
+        or IDs that match nothing across the files; each message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: study file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping with a 'modalities' key at the top level")
+    try:
+        study = Study.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(_format_validation_error(path, exc)) from None
+    base = path.parent
+
+    # Read every input; sources are (label, file, frame).
+    frames: dict[str, pd.DataFrame] = {}
+    bims: dict[str, pd.DataFrame] = {}
+    sources: list[tuple[str, Path, pd.DataFrame]] = []
+    for spec in study.modalities:
+        frame, bim, file = _read_modality(spec, base)
+        frames[spec.name] = frame
+        if bim is not None:
+            bims[spec.name] = bim
+        sources.append((spec.name, file, frame))
+    side: dict[str, pd.DataFrame] = {}
+    for label, tspec in (("covariates", study.covariates), ("outcomes", study.outcomes)):
+        if tspec is None:
+            continue
+        file = _resolve(base, tspec.file)
+        table = read_table(file, id_column=tspec.id_column, columns=tspec.columns)
+        if label == "covariates":
+            table = _encode_covariates(table, file)
+        else:
+            bad = non_numeric_columns(table)
+            if bad:
+                raise ValueError(
+                    f"{file}: outcome column(s) {bad[:5]} are not numeric; encode them as numbers "
+                    "or list only numeric columns under outcomes.columns"
+                )
+        side[label] = table
+        sources.append((label, file, table))
+
+    keep = _align(sources)
+    report = _report(sources, keep)
+    for row in report.itertuples():
+        if row.n_dropped:
+            log.warning("load_study: %s (%s): dropped %d of %d samples: %s",
+                        row.input, row.file, row.n_dropped, row.n_in_file, row.reason)
+    log.info("load_study: %s: %d samples aligned across %d input(s)", path, len(keep), len(sources))
+
+    modalities = [(name, frame.loc[keep]) for name, frame in frames.items()]
+    graphs: dict[str, Any] = {}
+    for spec in study.modalities:
+        if spec.graph is None:
+            continue
+        if isinstance(spec.graph, str):
+            graphs[spec.name] = spec.graph
+        else:
+            graphs[spec.name] = _edges_graph(spec.graph, base, list(frames[spec.name].columns), None, spec.name)
+    cross = {}
+    for c in study.cross_adjacency:
+        a, b = c.between
+        cross[(a, b)] = _edges_graph(c, base, list(frames[a].columns), list(frames[b].columns), f"{a}-{b}")
+    return Views(
+        modalities,
+        kinds={s.name: s.kind for s in study.modalities},
+        graphs=graphs,
+        cross_adjacency=cross,
+        covariates=side["covariates"].loc[keep] if "covariates" in side else None,
+        outcomes=side["outcomes"].loc[keep] if "outcomes" in side else None,
+        feature_info=bims,
+        alignment_report=report,
+    )
+
+
+def _encode_covariates(table: pd.DataFrame, file: Path) -> pd.DataFrame:
+    """One-hot encode text covariates (first level dropped), logging what was done."""
+    bad = non_numeric_columns(table)
+    if not bad:
+        return table
+    for col in bad:
+        if table[col].isna().any():
+            raise ValueError(
+                f"{file}: covariate column {col!r} has {int(table[col].isna().sum())} missing value(s); "
+                "fill them in or drop those samples from the file"
+            )
+        levels = sorted(table[col].astype(str).unique())
+        if len(levels) > 20:
+            raise ValueError(
+                f"{file}: covariate column {col!r} is not numeric and has {len(levels)} distinct "
+                "values; encode it as numbers or leave it out of covariates.columns"
+            )
+        log.info("load_study: %s: text covariate %r one-hot encoded (levels %s, reference %r)",
+                 file, col, levels, levels[0])
+    return pd.get_dummies(table, columns=bad, drop_first=True, dtype=np.float64)
+
+
+def _align(sources: list[tuple[str, Path, pd.DataFrame]]) -> pd.Index:
+    first_label, first_file, first = sources[0]
+    keep = first.index
+    for label, file, frame in sources[1:]:
+        common = keep.intersection(frame.index, sort=False)
+        if len(common) == 0:
+            raise ValueError(
+                f"{file} ({label}): none of its {len(frame)} IDs (e.g. {frame.index[:3].tolist()}) "
+                f"match the samples of {first_file} ({first_label}, e.g. {first.index[:3].tolist()})"
+                f"{' left after the earlier files' if len(keep) < len(first) else ''}; check "
+                "id_column and the ID format (e.g. leading zeros, FID vs IID)"
+            )
+        keep = common
+    # Order of the first modality.
+    return first.index[first.index.isin(keep)]
+
+
+def _report(sources: list[tuple[str, Path, pd.DataFrame]], keep: pd.Index) -> pd.DataFrame:
+    rows = []
+    for label, file, frame in sources:
+        dropped = frame.index.difference(keep, sort=False)
+        reasons = []
+        for other_label, _, other in sources:
+            if other_label == label:
+                continue
+            absent = int((~dropped.isin(other.index)).sum())
+            if absent:
+                reasons.append(f"{absent} not in {other_label}")
+        rows.append({
+            "input": label,
+            "file": str(file),
+            "n_in_file": len(frame),
+            "n_kept": len(frame) - len(dropped),
+            "n_dropped": len(dropped),
+            "reason": "; ".join(reasons),
+        })
+    return pd.DataFrame(rows).set_index("input", drop=False).rename_axis(None)
+
+
+def _edges_graph(spec: EdgesSpec, base: Path, nodes: list[str], targets: list[str] | None, label: str):
+    from ..networks import graph_from_edges
+
+    file = _resolve(base, spec.edges)
+    edges = read_table(file, id_column=None)
+    try:
+        return graph_from_edges(
+            edges, nodes, targets, source=spec.source, target=spec.target, weight=spec.weight
+        )
+    except ValueError as exc:
+        raise ValueError(f"{file} (graph for {label}): {exc}") from exc
