@@ -18,6 +18,9 @@ from .differential import (
     trigamma_inverse,
     welch_t_test,
 )
+from .enrichment import enrichment, read_gmt, snps_to_genes
+from .markers import binary_labels, delong_variance, marker_roc, plot_marker_roc
+from .pairs import correlation_matrix, module_overlap_summary, pair_heatmap, top_pairs
 
 __all__ = [
     "benjamini_hochberg",
@@ -26,4 +29,15 @@ __all__ = [
     "estimate_prior",
     "trigamma_inverse",
     "DifferentialExpressionFilter",
+    "delong_variance",
+    "marker_roc",
+    "plot_marker_roc",
+    "binary_labels",
+    "read_gmt",
+    "enrichment",
+    "snps_to_genes",
+    "correlation_matrix",
+    "top_pairs",
+    "pair_heatmap",
+    "module_overlap_summary",
 ]

@@ -118,6 +118,7 @@ def read_table(
         frame = pd.read_parquet(path)
     else:
         delimiter = sep if sep is not None else _sniff_delimiter(path, kind, compressed)
+        _check_header(path, delimiter, compressed)
         options = dict(
             sep=r"\s+" if delimiter == " " else delimiter,
             compression="gzip" if compressed else None,
@@ -196,6 +197,18 @@ def read_table(
             )
     log.info("read_table: %s: %d rows x %d columns", path, frame.shape[0], frame.shape[1])
     return frame
+
+
+def _check_header(path: Path, delimiter: str, compressed: bool) -> None:
+    """Duplicated names in a text header (pandas would rename them silently)."""
+    opener = gzip.open if compressed else open
+    with opener(path, "rt", newline="") as fh:
+        line = fh.readline()
+    names = line.split() if delimiter == " " else next(csv.reader([line], delimiter=delimiter), [])
+    names = [n.strip() for n in names]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"{path}: duplicated column name(s) {dup[:5]} in the header; rename them")
 
 
 def _id_to_str(value: Any) -> str:

@@ -4,11 +4,30 @@
   modalities with prescribed population canonical correlations (MTS2CCA paper).
 * :func:`joint_nmf_data` — the JCB-SNMF paper's joint NMF design with planted
   co-modules and prior graphs.
+* :func:`simulate_genotypes` — 0/1/2 genotypes with realistic LD (coalescent via
+  msprime when installed, a haplotype-block model otherwise).
 """
 
 from __future__ import annotations
 
-from .cca import multitask_cca_data
-from .nmf import joint_nmf_data
+import importlib
 
-__all__ = ["multitask_cca_data", "joint_nmf_data"]
+_EXPORTS = {
+    "multitask_cca_data": "cca",
+    "joint_nmf_data": "nmf",
+    "simulate_genotypes": "genotypes",
+    "coalescent_available": "genotypes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imaging_genetics.simulate' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,580 @@
+"""Base estimator of the structured sparse CCA family.
+
+:class:`BaseSparseCCA` owns everything the named models share: input validation,
+standardisation with training statistics, default prior networks, initialisation,
+the alternating loop with its convergence rule and objective trace, deflation for
+``n_components > 1``, ``transform`` and ``score``. A named model only says which
+penalty terms act on each block (``_x_terms``, ``_y_terms``) and whether one SNP
+vector is shared by all tasks.
+
+Scale (spec sparse_cca.md, decision 1). Columns are centred and divided by their
+training standard deviation (ddof = 0), so ``C_xx = X'X/n`` is the correlation
+matrix, and the loss is ``sum_k ||X u_k - Y_k v_k||^2 / n``. The released MATLAB
+code z-scores (ddof = 1) and does not divide by n, so its penalty values equal
+``(n - 1)`` times the values used here: ``beta_MATLAB = (n - 1) * beta_ours``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import (
+    EPS,
+    check_adjacency,
+    check_matrices,
+    check_matrix,
+    check_penalty,
+    check_positive_int,
+    check_same_samples,
+)
+from ..base import PersistenceMixin
+from ._core import LinearSolver
+
+__all__ = ["BaseSparseCCA", "row_norms", "select_features"]
+
+
+def _standardize_fit(A: np.ndarray):
+    mean = A.mean(axis=0)
+    sd = A.std(axis=0)
+    keep = sd > 1e-10 * np.maximum(1.0, np.abs(mean))
+    scale = np.where(keep, 1.0 / np.maximum(sd, EPS), 0.0)
+    return mean, scale, keep
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = np.sqrt((a @ a) * (b @ b))
+    return float(a @ b / den) if den > EPS else 0.0
+
+
+def row_norms(weights: Any) -> np.ndarray:
+    """Euclidean norm of each row of a weight matrix (a feature across tasks).
+
+    ``weights`` is ``x_weights_`` (p, K), a list of ``y_weights_`` (stacked as
+    columns; they must have equal length) or a 1-D vector (absolute values).
+    """
+    if isinstance(weights, (list, tuple)):
+        weights = np.column_stack([np.asarray(w, dtype=np.float64).reshape(len(w), -1)[:, 0]
+                                   for w in weights])
+    W = np.asarray(weights, dtype=np.float64)
+    if W.ndim == 1:
+        return np.abs(W)
+    W = W.reshape(W.shape[0], -1)
+    return np.sqrt((W * W).sum(axis=1))
+
+
+def select_features(weights: Any, threshold: float = 0.05, *, relative: bool = True,
+                    n_features: int | None = None) -> np.ndarray:
+    """Indices of selected features, ranked by decreasing row norm.
+
+    Reweighted l1 / l2,1 penalties shrink unselected weights towards zero without
+    making them exactly zero (spec decision 10), so selection is an explicit rule:
+
+    * ``n_features`` given: the ``n_features`` features with the largest row norms;
+    * otherwise the features whose row norm is ``>= threshold * max row norm``
+      (``relative=True``, default ``threshold=0.05``) or ``>= threshold``
+      (``relative=False``).
+
+    Feature-selection AUC should be computed from the continuous :func:`row_norms`,
+    not from this cut.
+
+    Returns
+    -------
+    ndarray of int, the selected feature indices, strongest first.
+    """
+    r = row_norms(weights)
+    order = np.argsort(-r, kind="stable")
+    if n_features is not None:
+        return order[: check_positive_int(n_features, "n_features")]
+    thr = check_penalty(threshold, "threshold")
+    cut = thr * r.max() if relative else thr
+    return order[r[order] >= max(cut, EPS)]
+
+
+class _Context:
+    """Fitted-data context passed to the model hooks (standardised, reduced data)."""
+
+    def __init__(self, X, Ys, x_lap, y_laps, groups):
+        self.X = X
+        self.Ys = Ys
+        self.n = X.shape[0]
+        self.K = len(Ys)
+        self.x_laplacian = x_lap
+        self.y_laplacians = y_laps
+        self.snp_groups = groups
+
+
+class BaseSparseCCA(PersistenceMixin, BaseEstimator):
+    """Alternating, iteratively reweighted sparse CCA between X and K modalities.
+
+    Subclasses set the class attributes ``_shared_u`` (one SNP vector for all
+    tasks), ``_equal_q`` (modalities must share their regions), ``_uses_x_graph`` /
+    ``_uses_y_graph`` (build a correlation prior when none is given) and implement
+    ``_x_terms(ctx)`` / ``_y_terms(ctx)``. The fitted weights live on the
+    standardised scale of the training data.
+    """
+
+    _shared_u = False
+    _equal_q = False
+    _uses_x_graph = False
+    _uses_y_graph = False
+    _uses_groups = False
+    _penalty_params: tuple[str, ...] = ()
+
+    # ---------------------------------------------------------------- hooks
+    def _x_terms(self, ctx: _Context) -> list:
+        return []
+
+    def _y_terms(self, ctx: _Context, tasks: list[int]) -> list:
+        return []
+
+    def _couples_regions(self) -> bool:
+        """Whether region j of one modality is tied to region j of the others."""
+        return self._equal_q
+
+    def _x_alpha(self, n_tasks: int) -> float:
+        """Multiplicity of X'X in the SNP-block system (K when u is shared)."""
+        return float(n_tasks) if self._shared_u else 1.0
+
+    def _task_sets(self, K: int) -> list[list[int]]:
+        """Which tasks are fitted jointly (all of them, unless overridden)."""
+        return [list(range(K))]
+
+    # ---------------------------------------------------------------- validation
+    def _validate_params(self):
+        for name in self._penalty_params:
+            check_penalty(getattr(self, name), name)
+        check_positive_int(self.n_components, "n_components")
+        check_positive_int(self.max_iter, "max_iter")
+        tol = check_penalty(self.tol, "tol")
+        if tol <= 0:
+            raise ValueError(f"tol must be > 0, got {self.tol!r}")
+        if self.solver not in ("auto", "dense", "cg"):
+            raise ValueError(f"solver must be 'auto', 'dense' or 'cg', got {self.solver!r}")
+        if self.init not in ("svd", "random"):
+            raise ValueError(f"init must be 'svd' or 'random', got {self.init!r}")
+
+    @staticmethod
+    def _check_Ys(Ys) -> list[np.ndarray]:
+        if isinstance(Ys, np.ndarray) and Ys.ndim == 3:
+            Ys = [Ys[:, :, k] for k in range(Ys.shape[2])]
+        if isinstance(Ys, np.ndarray) and Ys.ndim == 2:
+            raise TypeError("Ys: expected a list of K matrices (n, q_k), got one 2-D array; "
+                            "wrap it: [Y]")
+        if Ys is None:
+            raise TypeError("Ys: expected a list of K matrices (n, q_k), got None")
+        if len(list(Ys)) == 0:
+            raise ValueError("Ys: needs at least one imaging modality (K >= 1), got K = 0")
+        return [check_matrix(Y, f"Ys[{k}]") for k, Y in enumerate(Ys)]
+
+    def _check_graph(self, A, p, name, keep):
+        if A is None:
+            return None
+        M = check_adjacency(A, p, name)
+        return M[keep][:, keep]
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, X, Ys, *, x_adjacency=None, y_adjacency=None, snp_groups=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, p)
+            SNP genotypes (or any first view).
+        Ys : list of K array-likes of shape (n_samples, q_k), or array (n, q, K)
+            Imaging modalities.
+        x_adjacency : (p, p) array or sparse matrix, optional
+            Prior SNP network (e.g. :func:`imaging_genetics.networks.ld_graph`). Used
+            by models with a GraphNet term on U; default: ``corr^2`` of the training X.
+        y_adjacency : (q, q) matrix or list of K (q_k, q_k) matrices, optional
+            Prior brain networks, one per modality (one matrix is used for all).
+            Default: ``corr^2`` of each training Y_k.
+        snp_groups : array-like of shape (p,), optional
+            Group label per SNP (MTGSCCA). Default: connected components of the LD
+            graph of the training X.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError / TypeError
+            Mismatched samples, K = 0, unequal q where the model couples regions,
+            NaN/inf, negative penalties, adjacency of wrong shape or not symmetric.
+        """
+        self._validate_params()
+        X = check_matrix(X, "X")
+        Ys = self._check_Ys(Ys)
+        check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
+        K = len(Ys)
+        qs = [Y.shape[1] for Y in Ys]
+        if self._couples_regions() and len(set(qs)) > 1:
+            raise ValueError(
+                f"Ys: {type(self).__name__} couples region j across modalities, so every "
+                f"modality needs the same regions (q); got q = {qs}. Summarise all "
+                "modalities on one atlas, or use SCCA for unequal q"
+            )
+        n, p = X.shape
+        self.n_features_in_ = p
+        self.n_tasks_ = K
+
+        # Standardisation with training statistics; constant columns are dropped.
+        self.x_mean_, self.x_scale_, xkeep = _standardize_fit(X)
+        ystats = [_standardize_fit(Y) for Y in Ys]
+        self.y_means_ = [s[0] for s in ystats]
+        self.y_scales_ = [s[1] for s in ystats]
+        ykeep = [s[2] for s in ystats]
+        if not xkeep.any():
+            raise ValueError("X: every column is constant; nothing to correlate")
+        for k, kp in enumerate(ykeep):
+            if not kp.any():
+                raise ValueError(f"Ys[{k}]: every column is constant; nothing to correlate")
+        dropped = {"X": np.flatnonzero(~xkeep)}
+        dropped.update({f"Ys[{k}]": np.flatnonzero(~kp) for k, kp in enumerate(ykeep)})
+        msgs = [f"{nm}: columns {idx[:5].tolist()}{' ...' if idx.size > 5 else ''}"
+                for nm, idx in dropped.items() if idx.size]
+        if msgs:
+            warnings.warn("constant columns get zero weight and are left out of the fit: "
+                          + "; ".join(msgs), UserWarning, stacklevel=2)
+        if self._couples_regions() and any((kp != ykeep[0]).any() for kp in ykeep):
+            # Coupled regions must be the same set in every modality.
+            common = np.logical_and.reduce(ykeep)
+            if not common.any():
+                raise ValueError("Ys: no region is non-constant in every modality")
+            ykeep = [common.copy() for _ in ykeep]
+        Xs = (X - self.x_mean_)[:, xkeep] * self.x_scale_[xkeep]
+        Yss = [((Y - m)[:, kp] * s[kp]) for Y, m, s, kp in zip(Ys, self.y_means_, self.y_scales_, ykeep)]
+
+        # Prior networks and groups (validated on the full shapes, then reduced).
+        x_lap = y_laps = groups = None
+        if self._uses_x_graph:
+            from ..networks import correlation_graph, laplacian
+
+            A = self._check_graph(x_adjacency, p, "x_adjacency", xkeep)
+            x_lap = laplacian(A if A is not None else correlation_graph(Xs))
+        elif x_adjacency is not None:
+            self._check_graph(x_adjacency, p, "x_adjacency", xkeep)
+        if self._uses_y_graph or y_adjacency is not None:
+            from ..networks import correlation_graph, laplacian
+
+            if y_adjacency is None:
+                adjs = [None] * K
+            elif isinstance(y_adjacency, (list, tuple)):
+                if len(y_adjacency) != K:
+                    raise ValueError(f"y_adjacency: expected {K} matrices (one per modality), "
+                                     f"got {len(y_adjacency)}")
+                adjs = list(y_adjacency)
+            else:
+                adjs = [y_adjacency] * K
+            checked = [self._check_graph(A, qs[k], f"y_adjacency[{k}]" if isinstance(
+                y_adjacency, (list, tuple)) else "y_adjacency", ykeep[k]) for k, A in enumerate(adjs)]
+            if self._uses_y_graph:
+                y_laps = [laplacian(A if A is not None else correlation_graph(Yss[k]))
+                          for k, A in enumerate(checked)]
+        if self._uses_groups:
+            if snp_groups is not None:
+                g = np.asarray(snp_groups)
+                if g.shape != (p,):
+                    raise ValueError(f"snp_groups: expected one label per SNP, shape ({p},), "
+                                     f"got {g.shape}")
+                groups = g[xkeep]
+            else:
+                from ..networks import connected_components_groups, ld_graph
+
+                A = (self._check_graph(x_adjacency, p, "x_adjacency", xkeep)
+                     if x_adjacency is not None else ld_graph(Xs))
+                groups = connected_components_groups(A)
+        elif snp_groups is not None:
+            raise ValueError(f"snp_groups: {type(self).__name__} has no group penalty; "
+                             "use MTGSCCA")
+
+        ctx = _Context(Xs, Yss, x_lap, y_laps, groups)
+        C = self.n_components
+        Kx = 1 if self._shared_u else K
+        Ufull = np.zeros((p, Kx, C))
+        Vfull = [np.zeros((q, C)) for q in qs]
+        corrs = np.zeros((K, C))
+        objective, surrogate, n_iter = [], [], 0
+        Xd, Yd = Xs, list(Yss)
+        loadings, Us = [], []
+        for c in range(C):
+            ctx.X, ctx.Ys = Xd, Yd
+            U, V, trace, sur, it = self._fit_component(ctx)
+            if c == 0:
+                objective, surrogate, n_iter = trace, sur, it
+            # Effective weights on the (undeflated) standardised data.
+            W = U.copy()
+            for Uj, Qj in zip(reversed(Us), reversed(loadings)):
+                W = W - Uj @ (Qj @ W)
+            Ufull[xkeep, :, c] = W
+            for k in range(K):
+                Vfull[k][ykeep[k], c] = self._effective_y(k, c, V[k])
+            for k in range(K):
+                corrs[k, c] = _corr(Xd @ U[:, 0 if self._shared_u else k], Yd[k] @ V[k])
+            if c + 1 < C:
+                T = Xd @ U
+                Q = np.linalg.lstsq(T.T @ T + EPS * np.eye(T.shape[1]), T.T @ Xd, rcond=None)[0]
+                Us.append(U)
+                loadings.append(Q)
+                Xd = Xd - T @ Q
+                newY = []
+                for k in range(K):
+                    s = Yd[k] @ V[k]
+                    qk = (s @ Yd[k]) / max(s @ s, EPS)
+                    self._y_loadings_store(k, V[k], qk)
+                    newY.append(Yd[k] - np.outer(s, qk))
+                Yd = newY
+        if C == 1:
+            self.x_weights_ = Ufull[:, :, 0]
+            self.y_weights_ = [v[:, 0] for v in Vfull]
+            self.canonical_correlations_ = corrs[:, 0]
+        else:
+            self.x_weights_ = Ufull
+            self.y_weights_ = Vfull
+            self.canonical_correlations_ = corrs
+        self.objective_ = np.asarray(objective, dtype=np.float64)
+        self.surrogate_trace_ = np.asarray(surrogate, dtype=np.float64).reshape(-1, 4)
+        self.n_iter_ = int(n_iter)
+        if hasattr(self, "_yload"):
+            del self._yload
+        return self
+
+    # Deflated imaging weights map back to the original standardised data.
+    def _y_loadings_store(self, k, v, qk):
+        if not hasattr(self, "_yload"):
+            self._yload = {}
+        self._yload.setdefault(k, []).append((v, qk))
+
+    def _effective_y(self, k, c, v):
+        w = v.copy()
+        for vj, qj in reversed(getattr(self, "_yload", {}).get(k, [])[:c]):
+            w = w - vj * (qj @ w)
+        return w
+
+    # ---------------------------------------------------------------- the loop
+    def _fit_component(self, ctx: _Context):
+        """Fit one canonical component; returns (U (p, Kx), list V, trace, surrogate, n_iter)."""
+        sets = self._task_sets(ctx.K)
+        if len(sets) == 1:
+            return self._alternate(ctx, sets[0])
+        p = ctx.X.shape[1]
+        U = np.zeros((p, ctx.K))
+        V = [None] * ctx.K
+        traces, surs, its = [], [], []
+        for tasks in sets:
+            Ut, Vt, tr, su, it = self._alternate(ctx, tasks)
+            for j, k in enumerate(tasks):
+                U[:, k] = Ut[:, j]
+                V[k] = Vt[j]
+            traces.append(tr)
+            surs.append(su)
+            its.append(it)
+        m = max(len(t) for t in traces)
+        pad = [np.r_[t, np.full(m - len(t), t[-1])] for t in traces]
+        sur = np.concatenate(surs, axis=0)
+        return U, V, np.sum(pad, axis=0), sur, max(its)
+
+    def _init_v(self, X, Ys, tasks):
+        """Leading right singular vector of X'Y_k (power iterations), or random."""
+        if self.init == "random":
+            rng = np.random.default_rng(self.random_state)
+            return [rng.standard_normal(Ys[k].shape[1]) for k in tasks]
+        V = []
+        for k in tasks:
+            v = np.ones(Ys[k].shape[1])
+            for _ in range(30):
+                v_new = Ys[k].T @ (X @ (X.T @ (Ys[k] @ v)))
+                nrm = np.linalg.norm(v_new)
+                if nrm <= EPS:
+                    break
+                v = v_new / nrm
+            V.append(v)
+        return V
+
+    @staticmethod
+    def _scale(Z, w):
+        s = np.sqrt((Z @ w) @ (Z @ w) / Z.shape[0])
+        return w / s if s > EPS else w * 0.0
+
+    def _loss(self, X, Ys, U, V):
+        n = X.shape[0]
+        tot = 0.0
+        for j, (Y, v) in enumerate(zip(Ys, V)):
+            r = X @ U[:, 0 if self._shared_u else j] - Y @ v
+            tot += r @ r / n
+        return tot
+
+    def _x_rhs(self, X, Ys, V):
+        n = X.shape[0]
+        B = np.column_stack([X.T @ (Y @ v) / n for Y, v in zip(Ys, V)])
+        return B.sum(axis=1, keepdims=True) if self._shared_u else B
+
+    def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver):
+        """Imaging block: one stacked reweighted system, then unit-variance scaling."""
+        n = X.shape[0]
+        H = _sum_hessians(yterms, V, stacked=True, dim=ysolver.dim)
+        b = np.concatenate([Y.T @ (X @ U[:, 0 if self._shared_u else j]) / n
+                            for j, Y in enumerate(Ys)])
+        before = self._loss(X, Ys, U, V) + sum(t.surrogate(V, V) for t in yterms)
+        sol = ysolver.solve(H, b)
+        Vn, start = [], 0
+        for Y in Ys:
+            Vn.append(sol[start:start + Y.shape[1]])
+            start += Y.shape[1]
+        after = self._loss(X, Ys, U, Vn) + sum(t.surrogate(Vn, V) for t in yterms)
+        return [self._scale(Y, v) for Y, v in zip(Ys, Vn)], before, after
+
+    def _y_solver(self, ctx, Ys):
+        return LinearSolver(Ys, 1.0, method=self.solver)
+
+    def _alternate(self, ctx: _Context, tasks: list[int]):
+        X = ctx.X
+        Ys = [ctx.Ys[k] for k in tasks]
+        xterms = [t for t in self._x_terms(ctx) if t.coef > 0]
+        yterms = [t for t in self._y_terms(ctx, tasks) if t.coef > 0]
+        Kx = 1 if self._shared_u else len(tasks)
+        xsolver = LinearSolver([X], self._x_alpha(len(tasks)), method=self.solver)
+        ysolver = self._y_solver(ctx, Ys)
+        V = [self._scale(Y, v) for Y, v in zip(Ys, self._init_v(X, Ys, tasks))]
+        U = None
+        trace, sur = [], []
+        prev_obj = None
+        converged = False
+        it = 0
+        for it in range(1, self.max_iter + 1):
+            # ---- SNP block: one matrix for every task (shared layout).
+            B = self._x_rhs(X, Ys, V)
+            if U is None:
+                # First pass: no weights yet for the reweighting; use unit weights.
+                U_old = np.ones((X.shape[1], Kx)) / np.sqrt(X.shape[1])
+            else:
+                U_old = U
+            ucols_old = [U_old[:, j] for j in range(Kx)]
+            H = _sum_hessians(xterms, ucols_old, stacked=False, dim=X.shape[1])
+            Un = xsolver.solve(H, B)
+            ucols = [Un[:, j] for j in range(Kx)]
+            sb = self._loss(X, Ys, U_old, V) + sum(t.surrogate(ucols_old, ucols_old) for t in xterms)
+            sa = self._loss(X, Ys, Un, V) + sum(t.surrogate(ucols, ucols_old) for t in xterms)
+            U_new = np.column_stack([self._scale(X, u) for u in ucols])
+            # ---- imaging block.
+            V_new, vb, va = self._y_step(ctx, X, Ys, U_new, V, yterms, ysolver)
+            sur.append((sb, sa, vb, va))
+            obj = (self._loss(X, Ys, U_new, V_new)
+                   + sum(t.value([U_new[:, j] for j in range(Kx)]) for t in xterms)
+                   + self._y_penalty_value(yterms, V_new))
+            trace.append(obj)
+            if U is not None:
+                du = np.linalg.norm(U_new - U) / max(np.linalg.norm(U_new), EPS)
+                dv = (np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(V_new, V)))
+                      / max(np.sqrt(sum(np.sum(a * a) for a in V_new)), EPS))
+                dobj = abs(obj - prev_obj) / max(abs(obj), EPS)
+                if du < self.tol and dv < self.tol and dobj < self.tol:
+                    converged = True
+            U, V, prev_obj = U_new, V_new, obj
+            if converged:
+                break
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+                f"iterations (tol={self.tol}); increase max_iter or the penalties",
+                ConvergenceWarning, stacklevel=3)
+        U, V = self._orient(X, Ys, U, V)
+        return U, V, np.asarray(trace), np.asarray(sur), it
+
+    def _y_penalty_value(self, yterms, V):
+        return sum(t.value(V) for t in yterms)
+
+    def _orient(self, X, Ys, U, V):
+        """Fix the arbitrary sign: the largest |u_ik| of each SNP vector is positive."""
+        U = U.copy()
+        V = [v.copy() for v in V]
+        for j in range(U.shape[1]):
+            i = int(np.argmax(np.abs(U[:, j])))
+            if U[i, j] < 0:
+                U[:, j] = -U[:, j]
+                if self._shared_u:
+                    V = [-v for v in V]
+                else:
+                    V[j] = -V[j]
+        return U, V
+
+    # ---------------------------------------------------------------- prediction
+    def _check_new(self, X, Ys):
+        check_is_fitted(self, "x_weights_")
+        X = check_matrix(X, "X", min_samples=1)
+        Ys = self._check_Ys(Ys)
+        check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X: has {X.shape[1]} features, but the model was fitted with "
+                             f"{self.n_features_in_}")
+        if len(Ys) != self.n_tasks_:
+            raise ValueError(f"Ys: the model was fitted with K = {self.n_tasks_} modalities, "
+                             f"got {len(Ys)}")
+        for k, Y in enumerate(Ys):
+            q = self.y_means_[k].shape[0]
+            if Y.shape[1] != q:
+                raise ValueError(f"Ys[{k}]: has {Y.shape[1]} features, fitted with {q}")
+        return X, Ys
+
+    def transform(self, X, Ys):
+        """Canonical variates of new data, standardised with the training statistics.
+
+        Returns
+        -------
+        x_scores : ndarray (n, K)
+            Column k is ``X u_k`` (for models with one shared SNP vector the column
+            is repeated for every task). With ``n_components > 1``: (n, K, C).
+        y_scores : list of K ndarrays (n,) (or (n, C))
+            ``Y_k v_k``.
+        """
+        X, Ys = self._check_new(X, Ys)
+        Xs = (X - self.x_mean_) * self.x_scale_
+        W = self.x_weights_
+        if W.ndim == 2:
+            xs = Xs @ W
+            if xs.shape[1] != self.n_tasks_:
+                xs = np.repeat(xs, self.n_tasks_, axis=1)
+        else:
+            xs = np.einsum("np,pkc->nkc", Xs, W)
+            if xs.shape[1] != self.n_tasks_:
+                xs = np.repeat(xs, self.n_tasks_, axis=1)
+        ys = [((Y - m) * s) @ v for Y, m, s, v in
+              zip(Ys, self.y_means_, self.y_scales_, self.y_weights_)]
+        return xs, ys
+
+    def score(self, X, Ys, y=None):
+        """Mean over tasks of the canonical correlation on (X, Ys), first component."""
+        xs, ys = self.transform(X, Ys)
+        vals = []
+        for k in range(self.n_tasks_):
+            a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
+            b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
+            vals.append(_corr(a, b))
+        return float(np.mean(vals))
+
+    def task_correlations(self, X, Ys) -> np.ndarray:
+        """Canonical correlation of every task on (X, Ys), first component: (K,)."""
+        xs, ys = self.transform(X, Ys)
+        out = []
+        for k in range(self.n_tasks_):
+            a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
+            b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
+            out.append(_corr(a, b))
+        return np.asarray(out)
+
+
+def _sum_hessians(terms, ws, stacked, dim):
+    H = sp.csr_matrix((dim, dim))
+    for t in terms:
+        H = H + t.hessian(ws, stacked)
+    return sp.csr_matrix(H)
