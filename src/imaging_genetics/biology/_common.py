@@ -89,6 +89,29 @@ def as_matrix(X: Any, name: str, *, min_samples: int = 2) -> tuple[np.ndarray, n
     return arr, feature_names(X, arr.shape[1])
 
 
+def align_labels(data: Any, labels: Any, name: str) -> Any:
+    """Reorder a labelled Series to the rows of a DataFrame when both carry sample IDs.
+
+    Plain arrays (or a default RangeIndex on either side) are taken in row order.
+    """
+    if isinstance(labels, pd.DataFrame) and labels.shape[1] == 1:
+        labels = labels.iloc[:, 0]
+    if not (isinstance(data, pd.DataFrame) and isinstance(labels, pd.Series)):
+        return labels
+    if isinstance(data.index, pd.RangeIndex) or isinstance(labels.index, pd.RangeIndex):
+        return labels
+    if data.index.equals(labels.index):
+        return labels
+    missing = data.index.difference(labels.index)
+    if len(missing) or labels.index.has_duplicates:
+        raise ValueError(
+            f"{name}: sample IDs do not match the data's rows ({len(missing)} without a "
+            f"label, e.g. {list(missing[:5])}); pass labels in the same order or with the "
+            "same index"
+        )
+    return labels.loc[data.index]
+
+
 def _labels(groups: Any, name: str) -> np.ndarray:
     if isinstance(groups, pd.DataFrame):
         if groups.shape[1] != 1:

@@ -26,7 +26,7 @@ from scipy import special, stats
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..base import PersistenceMixin
-from ._common import EPS, as_matrix, benjamini_hochberg, two_groups
+from ._common import EPS, align_labels, as_matrix, benjamini_hochberg, two_groups
 
 __all__ = [
     "moderated_t_test",
@@ -119,6 +119,7 @@ def estimate_prior(variances: Any, df: float) -> tuple[float, float]:
 
 def _split(expression: Any, groups: Any, levels: Sequence[Any] | None, min_per_group: int):
     X, genes = as_matrix(expression, "expression")
+    groups = align_labels(expression, groups, "groups")
     case, control, (case_label, control_label) = two_groups(
         groups, X.shape[0], "groups", levels=levels
     )
@@ -178,7 +179,8 @@ def moderated_t_test(
         Expression values (log scale for fold changes). DataFrame columns name the
         genes. No missing values.
     groups : array-like of shape (n_samples,)
-        Diagnosis label per sample.
+        Diagnosis label per sample, in row order; a Series indexed by sample ID
+        is aligned to a DataFrame's index.
     levels : (case, control), optional
         The two labels to compare, e.g. ``("AD", "HC")``; samples with other labels
         are left out. ``None``: ``groups`` must have exactly two labels; the sorted
@@ -374,6 +376,12 @@ class DifferentialExpressionFilter(PersistenceMixin, TransformerMixin, BaseEstim
         self.alpha = alpha
         self.fdr = fdr
         self.levels = levels
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the group labels
+        tags.input_tags.allow_nan = False
+        return tags
 
     def fit(self, X: Any, y: Any = None) -> "DifferentialExpressionFilter":
         """Test every gene of X between the two groups in y.

@@ -252,7 +252,7 @@ def snps_to_genes(
         start − window ≤ pos ≤ end + window.
     snp_gene_table : DataFrame, optional
         Columns ``snp`` and ``gene``: the mapping to use instead of positions (e.g.
-        from an annotation tool).
+        from an annotation program such as ANNOVAR or VEP).
 
     Returns
     -------

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._common import EPS, as_matrix, _labels
+from ._common import EPS, _labels, align_labels, as_matrix
 
 __all__ = ["delong_variance", "marker_roc", "plot_marker_roc", "binary_labels"]
 
@@ -191,7 +191,8 @@ def marker_roc(
         Marker values (e.g. expression of the module's hub genes). DataFrame columns
         name the features.
     diagnosis : array-like of shape (n_samples,)
-        Labels; see ``positive`` / ``negative``.
+        Labels in row order (a Series indexed by sample ID is aligned to a
+        DataFrame's index); see ``positive`` / ``negative``.
     positive, negative : label, optional
         Diseased and comparison groups (e.g. ``"AD"``, ``"HC"``); samples with other
         labels are left out. Defaults: see :func:`binary_labels`.
@@ -236,6 +237,7 @@ def marker_roc(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     X, names = as_matrix(scores, "scores")
+    diagnosis = align_labels(scores, diagnosis, "diagnosis")
     if features is not None:
         from ._common import feature_selection
 
@@ -320,6 +322,7 @@ def plot_marker_roc(
         direction=direction,
     )
     X, names = as_matrix(scores, "scores")
+    diagnosis = align_labels(scores, diagnosis, "diagnosis")
     if features is not None:
         from ._common import feature_selection
 

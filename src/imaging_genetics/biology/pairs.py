@@ -142,6 +142,11 @@ def top_pairs(
         Benjamini–Hochberg adjustment over all pairs tested (not only those
         returned). Pairs with a constant feature are left out.
 
+    Notes
+    -----
+    All p_a × p_b correlations are held at once (memory O(p_a·p_b) floats); pass a
+    module's members in ``features_a`` / ``features_b`` for genome-wide inputs.
+
     Raises
     ------
     ValueError

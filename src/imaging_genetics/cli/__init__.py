@@ -11,6 +11,7 @@ import logging
 import typer
 
 from .. import __version__
+from .biology import app as biology_app
 from .simulate import app as simulate_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(biology_app, name="biology")
 
 
 def _version(value: bool) -> None:

@@ -34,7 +34,7 @@ def _frame(values: np.ndarray, prefix: str, ids: list[str]) -> pd.DataFrame:
 
 
 def _write_table(frame: pd.DataFrame, path_stem: Path, fmt: TableFormat) -> Path:
-    from ..io.tables import write_table
+    from ..io.writers import write_table
 
     suffix = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet"}[fmt.value]
     return write_table(frame, path_stem.with_suffix(suffix))
