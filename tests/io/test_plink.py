@@ -113,9 +113,10 @@ def test_iter_plink_chunks(tmp_path):
 
 def test_write_plink_round_trip(tmp_path):
     exp = expected_frame()
-    paths = write_plink(tmp_path / "out", exp)
+    bed = write_plink(tmp_path / "out", exp)
+    assert bed == tmp_path / "out.bed"
     # The .bed written matches the bytes written by hand.
-    assert paths["bed"].read_bytes() == encode_bed(TRUTH)
+    assert bed.read_bytes() == encode_bed(TRUTH)
     back = read_plink(tmp_path / "out")
     pd.testing.assert_frame_equal(back, exp, check_index_type=False, check_column_type=False)
     # bim/fam given explicitly are kept.

@@ -24,6 +24,19 @@ def test_text_formats_and_sniffed_delimiter(tmp_path, frame, name, sep):
     np.testing.assert_array_equal(out.to_numpy(dtype=float), frame[["roi1", "roi2"]].to_numpy(dtype=float))
 
 
+def test_spaces_in_names_and_whitespace_separated(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("subject,Left Hippocampus,Right Amygdala\na,1,2\nb,3,4\n")
+    assert read_table(path).columns.tolist() == ["Left Hippocampus", "Right Amygdala"]
+    path = tmp_path / "w.txt"
+    path.write_text("id  x   y\na  1   2\nb  3   4\n")
+    out = read_table(path)
+    assert out.columns.tolist() == ["x", "y"] and out.loc["b", "y"] == 4
+    path = tmp_path / "s.csv"
+    path.write_text("id;x\na;1.5\n")
+    assert read_table(path, sep=";").loc["a", "x"] == 1.5
+
+
 def test_parquet(tmp_path, frame):
     path = tmp_path / "t.parquet"
     frame.to_parquet(path, index=False)
@@ -105,3 +118,12 @@ def test_duplicated_column_names(tmp_path):
     path.write_text("id\tx\tx\na\t1\t2\n")
     with pytest.raises(ValueError, match=r"t\.tsv: duplicated column name\(s\) \['x'\]"):
         read_table(path, id_column="id")
+
+
+def test_edge_list_file_feeds_graph_from_edges(tmp_path):
+    from imaging_genetics.networks import graph_from_edges
+
+    path = tmp_path / "ppi.tsv"
+    path.write_text("gene_a\tgene_b\tweight\nAPOE\tTOMM40\t0.9\nAPOE\tCLU\t0.4\n")
+    A = graph_from_edges(path, ["APOE", "TOMM40", "CLU"])
+    assert A[0, 1] == 0.9 and A[2, 0] == 0.4 and A.nnz == 4

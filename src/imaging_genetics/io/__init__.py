@@ -7,6 +7,7 @@ from .plink import iter_plink, read_bim, read_fam, read_plink, write_plink
 from .tables import read_table
 from .views import Views
 from .study import Study, load_study
+from .writers import write_table
 
 __all__ = [
     "read_plink",
@@ -15,6 +16,7 @@ __all__ = [
     "iter_plink",
     "write_plink",
     "read_table",
+    "write_table",
     "load_study",
     "Views",
     "Study",

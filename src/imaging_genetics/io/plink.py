@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -185,7 +185,7 @@ def _resolve_index(
     selection: Any, names: pd.Index, what: str, source: Path
 ) -> np.ndarray | slice:
     """Turn a selection (None, slice, names, integer positions or boolean mask) into
-    sorted-as-given integer positions (or a slice)."""
+    integer positions in the order given (or a slice)."""
     if selection is None:
         return slice(None)
     if isinstance(selection, slice):
@@ -331,7 +331,7 @@ def write_plink(
     genotypes: Any,
     bim: pd.DataFrame | None = None,
     fam: pd.DataFrame | None = None,
-) -> dict[str, Path]:
+) -> Path:
     """Write a samples x SNPs dosage table as a PLINK 1 binary file set.
 
     Parameters
@@ -350,7 +350,8 @@ def write_plink(
 
     Returns
     -------
-    dict with the paths written (``bed``, ``bim``, ``fam``).
+    pathlib.Path
+        The ``.bed`` file written; the ``.bim`` and ``.fam`` lie next to it.
 
     Raises
     ------
@@ -406,4 +407,4 @@ def write_plink(
     bim[BIM_COLUMNS].astype(str).to_csv(paths["bim"], sep="\t", header=False, index=False)
     fam[FAM_COLUMNS].astype(str).to_csv(paths["fam"], sep=" ", header=False, index=False)
     log.info("write_plink: wrote %d samples x %d SNPs to %s", n, p, paths["bed"])
-    return paths
+    return paths["bed"]

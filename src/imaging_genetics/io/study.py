@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .plink import plink_paths, read_plink
 from .tables import non_numeric_columns, read_table
-from .views import KINDS, Views
+from .views import Views
 
 __all__ = ["Study", "ModalitySpec", "TableSpec", "EdgesSpec", "CrossSpec", "load_study"]
 
@@ -149,16 +149,38 @@ class Study(_Strict):
         return self
 
 
-def _format_validation_error(path: Path, exc: ValidationError) -> str:
+def _format_validation_error(path: Path, exc: ValidationError, raw: dict) -> str:
+    mods = raw.get("modalities")
+    if isinstance(mods, dict):
+        mods = [{"name": k} for k in mods]
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
+        # A 'graph' is a rule name or an edge-list mapping: report only the branch that
+        # fits the input's type.
+        tags = [x for x in err["loc"] if isinstance(x, str) and (x.startswith("literal[") or x == "EdgesSpec")]
+        if tags:
+            is_map = isinstance(err.get("input"), dict)
+            if tags[0].startswith("literal[") and is_map:
+                continue
+            if tags[0] == "EdgesSpec" and err["type"] == "model_type":
+                continue
+            err = dict(err, loc=tuple(x for x in err["loc"] if x not in tags))
+            if err["type"] == "literal_error":
+                err["msg"] += ", an edge-list file path, or {edges: FILE, source:, target:, weight:}"
+        where = [str(x) for x in err["loc"]]
+        who = ""
+        if (len(err["loc"]) > 1 and err["loc"][0] == "modalities" and isinstance(err["loc"][1], int)
+                and isinstance(mods, list) and err["loc"][1] < len(mods)
+                and isinstance(mods[err["loc"][1]], dict) and "name" in mods[err["loc"][1]]):
+            who = f" (modality {mods[err['loc'][1]]['name']!r})"
         if err["type"] == "extra_forbidden":
-            lines.append(f"unknown key {loc!r}: remove it or check its spelling")
+            parent = ".".join(where[:-1])
+            at = f" in {parent}{who}" if parent else " at the top level"
+            lines.append(f"unknown key {where[-1]!r}{at}: remove it or check its spelling")
         elif err["type"] == "missing":
-            lines.append(f"missing required key {loc!r}")
+            lines.append(f"missing required key {'.'.join(where)!r}{who}")
         else:
-            lines.append(f"{loc or '(top level)'}: {err['msg']}")
+            lines.append(f"{'.'.join(where) or '(top level)'}{who}: {err['msg']}")
     return f"{path}: invalid study file:\n  " + "\n  ".join(lines)
 
 
@@ -216,7 +238,7 @@ def load_study(path: str | os.PathLike) -> Views:
     try:
         study = Study.model_validate(raw)
     except ValidationError as exc:
-        raise ValueError(_format_validation_error(path, exc)) from None
+        raise ValueError(_format_validation_error(path, exc, raw)) from None
     base = path.parent
 
     # Read every input; sources are (label, file, frame).
@@ -226,6 +248,11 @@ def load_study(path: str | os.PathLike) -> Views:
     for spec in study.modalities:
         frame, bim, file = _read_modality(spec, base)
         frames[spec.name] = frame
+        n_missing = int(np.isnan(frame.to_numpy(dtype=np.float64)).sum())
+        if n_missing:
+            log.info("load_study: modality %r (%s): %d missing value(s) kept as NaN "
+                     "(impute them, e.g. with imaging_genetics.preprocessing.MeanImputer)",
+                     spec.name, file, n_missing)
         if bim is not None:
             bims[spec.name] = bim
         sources.append((spec.name, file, frame))

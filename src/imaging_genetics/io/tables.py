@@ -45,10 +45,15 @@ def _sniff_delimiter(path: Path, ext: str, compressed: bool) -> str:
         sample = fh.read(64 * 1024)
     if not sample.strip():
         raise ValueError(f"{path}: file is empty; expected a header line and one row per record")
+    first = sample.splitlines()[0]
+    # The extension decides when its delimiter is in the header; otherwise sniff.
+    if ext == ".csv" and "," in first:
+        return ","
+    if ext in (".tsv", ".tab") and "\t" in first:
+        return "\t"
     try:
         return csv.Sniffer().sniff(sample, delimiters=",\t;| ").delimiter
     except csv.Error:
-        first = sample.splitlines()[0]
         for delim in ("\t", ",", ";", "|"):
             if delim in first:
                 return delim

@@ -233,6 +233,22 @@ class Views(Mapping):
     def __len__(self) -> int:
         return len(self._data)
 
+    def __eq__(self, other: object) -> bool:
+        """Same modalities (names, kinds, data, sample and feature names), covariates
+        and outcomes. Graphs are not compared."""
+        if not isinstance(other, Views):
+            return NotImplemented
+        if self.names != other.names or self._kinds != other._kinds:
+            return False
+        if not all(self._data[n].equals(other._data[n]) for n in self.names):
+            return False
+        for a, b in ((self.covariates, other.covariates), (self.outcomes, other.outcomes)):
+            if (a is None) != (b is None) or (a is not None and not a.equals(b)):
+                return False
+        return True
+
+    __hash__ = None  # mutable container
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{n}: {self._kinds[n]} {f.shape[1]}" for n, f in self._data.items())
         extra = []
