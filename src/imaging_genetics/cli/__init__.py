@@ -41,5 +41,17 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Input errors (bad files, columns, parameters) are printed as one line naming
+    the problem, with exit status 2, instead of a traceback.
+    """
+    import sys
+
+    from ..base import IncompatibleModelFileError
+
+    try:
+        app()
+    except (ValueError, TypeError, FileNotFoundError, IncompatibleModelFileError, ImportError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
