@@ -4,6 +4,8 @@
   modalities with prescribed population canonical correlations (MTS2CCA paper).
 * :func:`joint_nmf_data` — the JCB-SNMF paper's joint NMF design with planted
   co-modules and prior graphs.
+* :func:`genotype_cca_data` — the multi-task CCA design on simulated 0/1/2
+  genotypes with realistic LD (used by the demo).
 * :func:`simulate_genotypes` — 0/1/2 genotypes with realistic LD (coalescent via
   msprime when installed, a haplotype-block model otherwise).
 """
@@ -17,6 +19,7 @@ _EXPORTS = {
     "joint_nmf_data": "nmf",
     "simulate_genotypes": "genotypes",
     "coalescent_available": "genotypes",
+    "genotype_cca_data": "genotype_cca",
 }
 
 __all__ = sorted(_EXPORTS)
