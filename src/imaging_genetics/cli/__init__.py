@@ -12,6 +12,7 @@ import typer
 
 from .. import __version__
 from .biology import app as biology_app
+from .nmf import app as nmf_app
 from .simulate import app as simulate_app
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(nmf_app, name="nmf")
 app.add_typer(biology_app, name="biology")
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "overlap_rate",
     "mean_overlap_rate",
     "best_match_jaccard",
+    "module_reproducibility",
     "reconstruction_correlation",
 ]
 
@@ -143,6 +144,7 @@ def module_significance(
     n_permutations: int = 1000,
     random_state=None,
     *,
+    null: str = "sample_permutation",
     return_details: bool = False,
 ):
     """Permutation p-value of a co-module's cross-modal correlation (paper eqs. 10-11).
@@ -164,6 +166,12 @@ def module_significance(
     n_permutations : int, default=1000
         B.
     random_state : int, RandomState or None
+    null : {"sample_permutation", "random_features"}, default="sample_permutation"
+        "sample_permutation" is the paper's test described above.
+        "random_features" compares rho* with that of random feature sets of the
+        same sizes in every modality (the null of the original JNMF/SNMNMF
+        papers, spec §6): it asks whether the module is more correlated than
+        arbitrary features, which matters when all features are correlated.
     return_details : bool, default=False
         Also return the statistic and the null distribution.
 
@@ -174,6 +182,8 @@ def module_significance(
     non-constant member features.
     """
     B = check_positive_int(n_permutations, "n_permutations")
+    if null not in ("sample_permutation", "random_features"):
+        raise ValueError(f"null must be 'sample_permutation' or 'random_features', got {null!r}")
     rng = check_random_state(random_state)
     grams = _module_grams(module, Xs)
     if len(grams) < 2:
@@ -186,10 +196,19 @@ def module_significance(
         return out if return_details else out["p_value"]
     stat = _statistic(grams)
     n = grams[0][1].shape[0]
-    null = np.empty(B)
-    for b in range(B):
-        perms = [rng.permutation(n) for _ in grams[:-1]] + [None]
-        null[b] = _statistic(grams, perms)
+    null_values = np.empty(B)
+    if null == "sample_permutation":
+        for b in range(B):
+            perms = [rng.permutation(n) for _ in grams[:-1]] + [None]
+            null_values[b] = _statistic(grams, perms)
+    else:
+        arrays = check_matrices(Xs, "Xs", nonnegative=False)
+        sizes = [len(np.asarray(m).ravel()) for m in module]
+        for b in range(B):
+            draw = [rng.choice(X.shape[1], size=min(l, X.shape[1]), replace=False) for X, l in zip(arrays, sizes)]
+            g = _module_grams(draw, arrays)
+            null_values[b] = _statistic(g) if len(g) >= 2 else 0.0
+    null = null_values
     # tolerate round-off between the identity permutation and the observed value
     count = int(np.sum(null >= stat - 1e-12 * max(abs(stat), 1.0)))
     p = (1 + count) / (1 + B)
@@ -268,6 +287,32 @@ def best_match_jaccard(found: Sequence[Sequence[Any]], truth: Sequence[Sequence[
                     best = max(best, len(ts & fs) / union)
             out[t, I] = best
     return out
+
+
+def module_reproducibility(modules_a: Sequence[Sequence[Any]], modules_b: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Stability of the modules of two fits (e.g. two restarts), per modality.
+
+    The modules of ``modules_b`` are matched one-to-one to those of ``modules_a``
+    by the Hungarian assignment that maximises the summed overlap rate over all
+    modalities; the result is the mean matched overlap rate per modality (the
+    JCB-SNMF paper's Fig. 6 does not say how it matched; this is spec §7's
+    recommendation).
+
+    Returns
+    -------
+    ndarray of shape (M,)
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if not modules_a or not modules_b:
+        raise ValueError("both fits need at least one module")
+    M = len(modules_a[0])
+    O = np.zeros((len(modules_a), len(modules_b), M))
+    for i, a in enumerate(modules_a):
+        for j, b in enumerate(modules_b):
+            O[i, j] = [overlap_rate(a[I], b[I]) for I in range(M)]
+    rows, cols = linear_sum_assignment(-O.sum(axis=2))
+    return O[rows, cols].mean(axis=0)
 
 
 def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:

@@ -66,11 +66,14 @@ def _truncated_svd(X: np.ndarray, k: int):
 
 
 def _nndsvda_init(Xcat: np.ndarray, k: int):
-    """Nonnegative double SVD (Boutsidis & Gallopoulos 2008), zeros set to mean(X).
+    """Nonnegative double SVD (Boutsidis & Gallopoulos 2008) with zeros filled.
 
     Each singular pair (u, v) is split into positive and negative parts; the pair
-    with the larger product of norms is kept. Zeros are then replaced by the data
-    mean, because multiplicative updates can never move an entry away from zero.
+    with the larger product of norms is kept. Zeros are then replaced by
+    ``0.1 * sqrt(mean(X) / k)`` (small against the entries of a product that
+    reproduces the data mean), because multiplicative updates can never move an
+    entry away from zero. scikit-learn's "nndsvda" fills with mean(X) itself, which
+    is far too large unless the data are scaled to mean ~1.
     """
     n, P = Xcat.shape
     U, s, Vt = _truncated_svd(Xcat, k)
@@ -91,7 +94,7 @@ def _nndsvda_init(Xcat: np.ndarray, k: int):
         scale = math.sqrt(s[j] * sigma)
         W[:, j] = scale * u
         H[j] = scale * v
-    avg = max(float(Xcat.mean()), EPS)
+    avg = 0.1 * math.sqrt(max(float(Xcat.mean()), EPS) / k)
     W[W < EPS] = avg
     H[H < EPS] = avg
     return W, H
@@ -127,6 +130,8 @@ def _per_modality(value: Any, M: int, name: str) -> list[float]:
 
 def _pair_key(key: Any, name: str) -> tuple[int, int]:
     try:
+        if isinstance(key, (str, bytes)):
+            raise TypeError(key)
         I, J = (int(x) for x in key)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: keys must be pairs of modality indices (I, J), got {key!r}") from exc
@@ -134,9 +139,14 @@ def _pair_key(key: Any, name: str) -> tuple[int, int]:
 
 
 def _batches(n_restarts: int, per_restart_bytes: float) -> list[np.ndarray]:
-    """Split restarts into balanced batches (independent of ``n_jobs``)."""
+    """Split restarts into balanced batches of at most ``_MAX_BATCH``.
+
+    At least two batches when there are two or more restarts, so that ``n_jobs=2``
+    has work to share. The split depends only on the problem, never on
+    ``n_jobs``, so results are identical whatever ``n_jobs`` is.
+    """
     size = int(max(1, min(_MAX_BATCH, _BATCH_BYTES // max(per_restart_bytes, 1.0))))
-    n_batches = math.ceil(n_restarts / size)
+    n_batches = max(math.ceil(n_restarts / size), min(n_restarts, 2))
     return [b for b in np.array_split(np.arange(n_restarts), n_batches) if b.size]
 
 
@@ -201,8 +211,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             for key, A in cross_adjacency.items():
                 if A is None:
                     continue
-                raw = tuple(int(x) for x in key) if not isinstance(key, str) else key
                 I, J = _pair_key(key, "cross_adjacency")
+                raw = tuple(int(x) for x in key)
                 if not (0 <= I < M and 0 <= J < M) or I == J:
                     raise ValueError(
                         f"cross_adjacency: key {key!r} does not name two different modalities "
@@ -374,7 +384,7 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         terms = objective_terms(prob, res["W"][None], [H[None] for H in res["Hs"]])
         self.objective_terms_ = {key: float(v[0]) for key, v in terms.items()}
         self.reconstruction_err_ = float(math.sqrt(max(self.objective_terms_["fit"], 0.0)))
-        if not self.converged_ and self.max_iter > 0:
+        if not self.converged_ and self.max_iter > 0 and tol > 0:
             warnings.warn(
                 f"{type(self).__name__}: the best restart did not converge within "
                 f"max_iter={self.max_iter} iterations (tol={self.tol:g}); increase max_iter",

@@ -42,6 +42,7 @@ from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from .._validation import EPS
 
@@ -49,6 +50,13 @@ __all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms
 
 #: Denominator floor (float64 machine epsilon), added to every denominator.
 _EPS = EPS
+
+#: BLAS threads inside the iterations. The products here are skinny (k x k or
+#: k x p outputs with k small): multi-threaded BLAS gains little on them and is
+#: many times slower when the cores are shared (e.g. by parallel restarts), so the
+#: loop runs single-threaded and parallelism comes from ``n_jobs``. None leaves
+#: the BLAS setting alone.
+BLAS_THREADS: int | None = 1
 
 #: Above this density a (validated, CSR) prior matrix is used as a dense array.
 _DENSE_ABOVE = 0.25
@@ -77,6 +85,28 @@ def _right_multiply(H: np.ndarray, A) -> np.ndarray:
     else:
         out = Hr @ A
     return out.reshape(R, k, A.shape[1])
+
+
+def _bmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Stacked matrix product ``A[r] @ B[r]``.
+
+    A loop of 2-D products: numpy's stacked ``matmul`` does not hand transposed
+    views to BLAS and is many times slower for these shapes.
+    """
+    out = np.empty((A.shape[0], A.shape[1], B.shape[2]))
+    for r in range(A.shape[0]):
+        np.matmul(A[r], B[r], out=out[r])
+    return out
+
+
+def _gram_rows(H: np.ndarray) -> np.ndarray:
+    """Stacked ``H[r] @ H[r]^T``."""
+    return _bmm(H, H.transpose(0, 2, 1))
+
+
+def _gram_cols(W: np.ndarray) -> np.ndarray:
+    """Stacked ``W[r]^T @ W[r]``."""
+    return _bmm(W.transpose(0, 2, 1), W)
 
 
 @dataclass
@@ -149,11 +179,11 @@ def update_W(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np.
     HHt = np.zeros((R, k, k))
     for X, H in zip(prob.Xs, Hs):
         num += X @ H.reshape(R * k, -1).T  # sum_I X_I H_I^T in one product per modality
-        HHt += np.matmul(H, H.transpose(0, 2, 1))
+        HHt += _gram_rows(H)
     num = num.reshape(n, R, k).transpose(1, 0, 2)
     if prob.gamma1:
         HHt = HHt + prob.gamma1 * np.eye(k)
-    den = np.matmul(W, HHt)
+    den = _bmm(W, HHt)
     den += _EPS
     ratio = num / den
     return W * ratio
@@ -184,7 +214,7 @@ def update_H(
     cross = prob.cross_numerator(Hs, I)
     if cross is not None:
         num = num + cross
-    den = np.matmul(WtW, H)
+    den = _bmm(WtW, H)
     g = prob.graphs[I]
     if g is not None:
         beta, S, d = g
@@ -237,7 +267,7 @@ def objective(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np
 def iterate(prob: JointProblem, W: np.ndarray, Hs: list) -> tuple[np.ndarray, list]:
     """One Gauss-Seidel sweep: W, then H_1, ..., H_M, each with the newest values."""
     W = update_W(prob, W, Hs)
-    WtW = np.matmul(W.transpose(0, 2, 1), W)
+    WtW = _gram_cols(W)
     Hs = list(Hs)
     for I in range(prob.n_modalities):
         Hs[I] = update_H(prob, W, WtW, Hs, I)
@@ -268,6 +298,15 @@ def run_batch(
     (objective at iteration 0 and at every check), ``n_iter``, ``converged``,
     ``finite``.
     """
+    # overflow of a diverging restart is detected at the next check and reported
+    with np.errstate(over="ignore", invalid="ignore"):
+        if BLAS_THREADS is None:
+            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every)
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every)
+
+
+def _run_batch(prob, W, Hs, *, max_iter, tol, check_every):
     R = W.shape[0]
     W = np.array(W, dtype=np.float64)
     Hs = [np.array(H, dtype=np.float64) for H in Hs]
@@ -302,13 +341,13 @@ def run_batch(
         for j in range(len(active)):
             traces[int(active[j])].append(float(F[j]))
         rel = (Fprev - F) / np.maximum(F0, np.finfo(np.float64).tiny)
-        done = (rel < tol) & ~bad
+        # tol = 0 means "run max_iter sweeps" (a round-off-level increase must not stop it)
+        done = (rel < tol) & ~bad if tol > 0 else np.zeros(len(active), dtype=bool)
         if bad.any():
             finish(np.flatnonzero(bad), it, False, finite=False)
         if last:
-            finish(np.flatnonzero(~bad), it, bool(False), True)
-            for j in np.flatnonzero(~bad & done):
-                results[int(active[j])]["converged"] = True
+            finish(np.flatnonzero(done), it, True)
+            finish(np.flatnonzero(~(done | bad)), it, False)
             active = active[:0]
             break
         if done.any():

@@ -18,8 +18,10 @@ __all__ = ["JNMF", "JSNMNMF", "JCBSNMF"]
 _COMMON_PARAMS = """
     n_restarts : int, default=5
         Random restarts; the one with the smallest final objective F is kept
-        (the JCB-SNMF paper used 100). Restarts are stacked into batches of up to
-        8 and computed together (one matrix product per term and step).
+        (the JCB-SNMF paper used 100). Restarts are split into batches of up to
+        8 (at least two batches when there are two or more restarts); the
+        restarts of a batch are stacked and computed together (one matrix
+        product per term and step).
     max_iter : int, default=500
         Maximum number of Gauss-Seidel sweeps (W, H_1, ..., H_M) per restart.
     tol : float, default=1e-6
@@ -34,7 +36,10 @@ _COMMON_PARAMS = """
         Seeds every restart; results are bit-reproducible for a fixed value and
         identical whatever ``n_jobs``.
     n_jobs : int or None, default=None
-        Batches of restarts run in parallel through joblib (None means 1).
+        Batches of restarts run in parallel through joblib (None means 1). BLAS
+        runs single-threaded inside the iterations (its threads gain little on
+        these skinny products and slow down badly on shared cores), so use
+        ``n_jobs`` to occupy several cores.
 """
 
 _ATTRIBUTES = """
@@ -82,6 +87,15 @@ class JNMF(JointNMFBase):
         + _COMMON_PARAMS
         + _ATTRIBUTES
         + """
+    Notes
+    -----
+    From the same starting W and H this reproduces scikit-learn's
+    ``NMF(solver="mu", beta_loss="frobenius", init="custom")`` on ``np.hstack(Xs)``
+    to rounding error: both update W then H every iteration with the same
+    ratios. scikit-learn replaces denominators that are exactly zero by float32
+    eps, while here float64 eps is added to every denominator; for positive data
+    the two differ only below the rounding of the denominators.
+
     Examples
     --------
     >>> from imaging_genetics.nmf import JNMF
