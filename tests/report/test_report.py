@@ -44,7 +44,7 @@ def test_figures_have_labelled_axes():
 
 def test_report_embeds_every_figure(tmp_path):
     rng = np.random.default_rng(1)
-    rep = rp.Report("Demo <study>", subtitle="simulated")
+    rep = rp.Report("Demo <study>", subtitle="simulated", figure_dir=tmp_path / "figs")
     rep.section("CCA")
     rep.text("Held-out correlations & weights.")
     rep.table(_table(rng).head(3), caption="first folds")
@@ -57,6 +57,8 @@ def test_report_embeds_every_figure(tmp_path):
     assert len(images) == len(figs)
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(rep.figure_files) == len(figs)
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in rep.figure_files)
     assert "Demo &lt;study&gt;" in text and "&amp; weights" in text
     assert "http" not in text.replace("http-equiv", "")  # self-contained: nothing fetched
 

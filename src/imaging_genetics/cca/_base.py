@@ -164,7 +164,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             raise ValueError(f"init must be 'svd' or 'random', got {self.init!r}")
 
     @staticmethod
-    def _check_Ys(Ys) -> list[np.ndarray]:
+    def _check_Ys(Ys, min_samples: int = 2) -> list[np.ndarray]:
         if isinstance(Ys, np.ndarray) and Ys.ndim == 3:
             Ys = [Ys[:, :, k] for k in range(Ys.shape[2])]
         if isinstance(Ys, np.ndarray) and Ys.ndim == 2:
@@ -174,7 +174,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             raise TypeError("Ys: expected a list of K matrices (n, q_k), got None")
         if len(list(Ys)) == 0:
             raise ValueError("Ys: needs at least one imaging modality (K >= 1), got K = 0")
-        return [check_matrix(Y, f"Ys[{k}]") for k, Y in enumerate(Ys)]
+        return [_check_real(Y, f"Ys[{k}]", min_samples) for k, Y in enumerate(Ys)]
 
     def _check_graph(self, A, p, name, keep):
         if A is None:
@@ -213,7 +213,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             NaN/inf, negative penalties, adjacency of wrong shape or not symmetric.
         """
         self._validate_params()
-        X = check_matrix(X, "X")
+        X = _check_real(X, "X")
         Ys = self._check_Ys(Ys)
         check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
         K = len(Ys)
@@ -388,12 +388,12 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         """Leading right singular vector of X'Y_k (power iterations), or random."""
         if self.init == "random":
             rng = np.random.default_rng(self.random_state)
-            return [rng.standard_normal(Ys[k].shape[1]) for k in tasks]
+            return [rng.standard_normal(Y.shape[1]) for Y in Ys]
         V = []
-        for k in tasks:
-            v = np.ones(Ys[k].shape[1])
+        for Y in Ys:
+            v = np.ones(Y.shape[1])
             for _ in range(30):
-                v_new = Ys[k].T @ (X @ (X.T @ (Ys[k] @ v)))
+                v_new = Y.T @ (X @ (X.T @ (Y @ v)))
                 nrm = np.linalg.norm(v_new)
                 if nrm <= EPS:
                     break
@@ -432,7 +432,11 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             Vn.append(sol[start:start + Y.shape[1]])
             start += Y.shape[1]
         after = self._loss(X, Ys, U, Vn) + sum(t.surrogate(Vn, V) for t in yterms)
-        return [self._scale(Y, v) for Y, v in zip(Ys, Vn)], before, after
+        return self._scale_y(Ys, Vn), before, after
+
+    def _scale_y(self, Ys, Vn):
+        """Unit training variance of every imaging variate Y_k v_k."""
+        return [self._scale(Y, v) for Y, v in zip(Ys, Vn)]
 
     def _y_solver(self, ctx, Ys):
         return LinearSolver(Ys, 1.0, method=self.solver)
@@ -511,12 +515,12 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def _check_new(self, X, Ys):
         check_is_fitted(self, "x_weights_")
-        X = check_matrix(X, "X", min_samples=1)
-        Ys = self._check_Ys(Ys)
+        X = _check_real(X, "X", min_samples=1)
+        Ys = self._check_Ys(Ys, min_samples=1)
         check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X: has {X.shape[1]} features, but the model was fitted with "
-                             f"{self.n_features_in_}")
+        p = self.x_mean_.shape[0]
+        if X.shape[1] != p:
+            raise ValueError(f"X: has {X.shape[1]} features, but the model was fitted with {p}")
         if len(Ys) != self.n_tasks_:
             raise ValueError(f"Ys: the model was fitted with K = {self.n_tasks_} modalities, "
                              f"got {len(Ys)}")
@@ -527,6 +531,9 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         return X, Ys
 
     def transform(self, X, Ys):
+        return self._variates(X, Ys)
+
+    def _variates(self, X, Ys):
         """Canonical variates of new data, standardised with the training statistics.
 
         Returns
@@ -554,7 +561,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
 
     def score(self, X, Ys, y=None):
         """Mean over tasks of the canonical correlation on (X, Ys), first component."""
-        xs, ys = self.transform(X, Ys)
+        xs, ys = self._variates(X, Ys)
         vals = []
         for k in range(self.n_tasks_):
             a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
@@ -564,13 +571,27 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
 
     def task_correlations(self, X, Ys) -> np.ndarray:
         """Canonical correlation of every task on (X, Ys), first component: (K,)."""
-        xs, ys = self.transform(X, Ys)
+        xs, ys = self._variates(X, Ys)
         out = []
         for k in range(self.n_tasks_):
             a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
             b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
             out.append(_corr(a, b))
         return np.asarray(out)
+
+
+def _check_real(A, name, min_samples=2):
+    """check_matrix, refusing complex input instead of dropping the imaginary part."""
+    if hasattr(A, "dtypes"):  # DataFrame
+        kinds = {np.dtype(d).kind for d in A.dtypes if isinstance(d, np.dtype)}
+    elif sp.issparse(A):
+        kinds = {A.dtype.kind}
+    else:
+        A = np.asarray(A)
+        kinds = {A.dtype.kind}
+    if "c" in kinds:
+        raise ValueError(f"{name}: Complex data not supported; pass real-valued features")
+    return check_matrix(A, name, min_samples=min_samples)
 
 
 def _sum_hessians(terms, ws, stacked, dim):

@@ -327,13 +327,16 @@ class LinearSolver:
         scale = max(float(np.trace(A)) / max(self.dim, 1), 1.0)
         for _ in range(6):
             try:
-                c = la.cho_factor(A + jitter * np.eye(self.dim), lower=True, check_finite=False)
+                if jitter:
+                    A[np.diag_indices_from(A)] += jitter
+                c = la.cho_factor(A, lower=True, check_finite=False, overwrite_a=True)
                 return la.cho_solve(c, B, check_finite=False)
             except la.LinAlgError:
                 # Singular only when unpenalised with dependent columns (p >= n):
                 # a vanishing ridge picks the minimum-norm-like solution.
+                A = self._dense_gram() + H.toarray()
                 jitter = scale * (1e-12 if jitter == 0 else jitter * 100 / scale)
-        return la.lstsq(A, B)[0]
+        return la.lstsq(self._dense_gram() + H.toarray(), B)[0]
 
     def _solve_cg(self, H, B):
         """Jacobi-preconditioned conjugate gradients, all right-hand sides at once."""

@@ -7,6 +7,7 @@ calling the same functions give the same numbers.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 
@@ -40,6 +41,20 @@ def _root(
 ) -> None:
     """Brain imaging genetics: multi-task sparse CCA and joint graph-regularised NMF."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder for report.html, results.json, tables and figures."),
+    random_state: int = typer.Option(0, help="Seed of the simulated data and of every fit."),
+    n_jobs: int = typer.Option(1, help="Parallel workers for cross-validation and permutations."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Run both studies (multi-task sparse CCA and joint NMF) on built-in simulated data and write a report."""
+    from ..workflows.demo import DemoConfig, run_demo
+
+    path = run_demo(out, DemoConfig(random_state=random_state, n_jobs=n_jobs), quiet=quiet)
+    typer.echo(f"report: {path}")
 
 
 def main() -> None:

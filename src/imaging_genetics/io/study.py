@@ -46,7 +46,8 @@ from .plink import plink_paths, read_plink
 from .tables import non_numeric_columns, read_table
 from .views import Views
 
-__all__ = ["Study", "ModalitySpec", "TableSpec", "EdgesSpec", "CrossSpec", "load_study"]
+__all__ = ["Study", "ModalitySpec", "TableSpec", "EdgesSpec", "CrossSpec", "AnalysesSpec",
+           "PreprocessingSpec", "load_study", "read_study_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,60 @@ class CrossSpec(EdgesSpec):
     between: tuple[str, str]
 
 
+class GenotypeQCSpec(_Strict):
+    """Genotype QC thresholds (defaults: the JCB-SNMF paper's)."""
+
+    maf: float = 0.05
+    hwe_p: float = 1e-6
+    call_rate: float = 0.9
+
+
+class PreprocessingSpec(_Strict):
+    """Label-free preprocessing applied once to the aligned data before any analysis.
+
+    Genotype QC and mean imputation use no outcome, so doing them on all samples does
+    not leak labels; centring and scaling happen inside every model fit, on
+    training rows only. Covariates are regressed out per modality when
+    ``residualize`` is true.
+    """
+
+    genotype_qc: GenotypeQCSpec | None = GenotypeQCSpec()
+    impute: bool = True
+    residualize: bool = False
+
+
+class CCAAnalysisSpec(_Strict):
+    """Structured sparse CCA of one genotype modality against imaging modalities."""
+
+    genotype: str
+    imaging: list[str] = Field(min_length=1)
+    models: list[Literal["MTS2CCA", "MTSCCA", "MTGSCCA", "JCBSCCA", "SCCA", "TCCA"]] = ["MTS2CCA"]
+    params: dict[str, Any] = Field(default_factory=dict)
+    param_grid: dict[str, list[Any]] | None = None
+    outer_cv: int = Field(5, ge=2)
+    inner_cv: int = Field(3, ge=2)
+    permutations: int = Field(0, ge=0)
+
+
+class NMFAnalysisSpec(_Strict):
+    """Joint NMF over nonnegative modalities (min–max scaled from the data)."""
+
+    modalities: list[str] = Field(min_length=1)
+    models: list[Literal["JCBSNMF", "JSNMNMF", "JNMF"]] = ["JCBSNMF"]
+    n_components: int = Field(10, ge=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    n_restarts: int = Field(5, ge=1)
+    module_threshold: float = 2.0
+    permutations: int = Field(99, ge=0)
+
+
+class AnalysesSpec(_Strict):
+    """What ``imaging-genetics run`` does with the data."""
+
+    cca: CCAAnalysisSpec | None = None
+    nmf: NMFAnalysisSpec | None = None
+
+
 class Study(_Strict):
     """The YAML study file, validated (unknown keys are errors)."""
 
@@ -119,6 +174,8 @@ class Study(_Strict):
     covariates: TableSpec | None = None
     outcomes: TableSpec | None = None
     cross_adjacency: list[CrossSpec] = Field(default_factory=list)
+    preprocessing: PreprocessingSpec = PreprocessingSpec()
+    analyses: AnalysesSpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -146,6 +203,16 @@ class Study(_Strict):
             for n in c.between:
                 if n not in names:
                     raise ValueError(f"cross_adjacency between {list(c.between)}: unknown modality {n!r}; modalities are {names}")
+        if self.analyses is not None:
+            wanted = []
+            if self.analyses.cca is not None:
+                wanted += [("analyses.cca.genotype", self.analyses.cca.genotype)]
+                wanted += [("analyses.cca.imaging", n) for n in self.analyses.cca.imaging]
+            if self.analyses.nmf is not None:
+                wanted += [("analyses.nmf.modalities", n) for n in self.analyses.nmf.modalities]
+            for where, n in wanted:
+                if n not in names:
+                    raise ValueError(f"{where}: unknown modality {n!r}; modalities are {names}")
         return self
 
 
@@ -199,6 +266,29 @@ def _read_modality(spec: ModalitySpec, base: Path) -> tuple[pd.DataFrame, pd.Dat
     return frame, None, path
 
 
+def read_study_spec(path: str | os.PathLike) -> Study:
+    """Read and validate a study YAML file without loading its data.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_study`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: study file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping with a 'modalities' key at the top level")
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(_format_validation_error(path, exc, raw)) from None
+
+
 def load_study(path: str | os.PathLike) -> Views:
     """Load a study YAML file into sample-aligned :class:`Views`.
 
@@ -227,18 +317,7 @@ def load_study(path: str | os.PathLike) -> Views:
         or IDs that match nothing across the files; each message names the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: study file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping with a 'modalities' key at the top level")
-    try:
-        study = Study.model_validate(raw)
-    except ValidationError as exc:
-        raise ValueError(_format_validation_error(path, exc, raw)) from None
+    study = read_study_spec(path)
     base = path.parent
 
     # Read every input; sources are (label, file, frame).

@@ -30,7 +30,7 @@ from ..base import PersistenceMixin
 from ..networks import normalized_adjacency
 from ._core import JointProblem, objective_terms, run_batch
 
-__all__ = ["BoundednessWarning", "JointNMFBase"]
+__all__ = ["BoundednessWarning", "JointNMFBase", "fit_settings"]
 
 #: Largest number of restarts stacked into one batched computation.
 _MAX_BATCH = 8
@@ -154,6 +154,16 @@ def _run_restarts(prob, W0, H0s, max_iter, tol, check_every):
     return run_batch(prob, W0, H0s, max_iter=max_iter, tol=tol, check_every=check_every)
 
 
+def _bound_need(cross: Sequence, M: int) -> float:
+    """1/2 max_I sum_J lambda_IJ ||A_IJ||_2 (priors have unit spectral norm), spec §2.5."""
+    load = np.zeros(M)
+    for I, J, lam, A in cross:
+        norm = 1.0 if (A.nnz if sp.issparse(A) else np.count_nonzero(A)) else 0.0
+        load[I] += lam * norm
+        load[J] += lam * norm
+    return 0.5 * float(load.max()) if M else 0.0
+
+
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
@@ -261,12 +271,7 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
     @staticmethod
     def _check_bounded(prob: JointProblem, M: int) -> None:
         """Warn when gamma2 < 1/2 max_I sum_J lambda_IJ ||A_IJ||_2 (spec §2.5)."""
-        load = np.zeros(M)
-        for I, J, lam, A, _ in prob.cross:
-            norm = 1.0 if (A.nnz if sp.issparse(A) else np.count_nonzero(A)) else 0.0
-            load[I] += lam * norm
-            load[J] += lam * norm
-        need = 0.5 * float(load.max()) if M else 0.0
+        need = _bound_need([c[:4] for c in prob.cross], M)
         if need > prob.gamma2:
             warnings.warn(
                 f"sparsity (gamma2) = {prob.gamma2:g} is below 1/2 max_I sum_J "
@@ -414,3 +419,137 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(Xs) first")
+
+
+# ---------------------------------------------------------------------------
+# many settings of the penalty weights, batched like restarts
+# ---------------------------------------------------------------------------
+
+#: Largest number of settings x restarts stacked into one batch of a grid.
+_GRID_BATCH = 16
+
+
+def _settings_batches(n_settings: int, n_restarts: int, per_restart_bytes: float) -> list[np.ndarray]:
+    """Consecutive groups of settings; each batch stacks all restarts of its settings.
+
+    Depends only on the problem (never on ``n_jobs``), so results do not depend on
+    how the batches are scheduled.
+    """
+    fit = int(max(1, min(_GRID_BATCH, _BATCH_BYTES // max(per_restart_bytes, 1.0))))
+    per_batch = max(1, fit // max(n_restarts, 1))
+    n_batches = max(math.ceil(n_settings / per_batch), min(n_settings, 2))
+    return [b for b in np.array_split(np.arange(n_settings), n_batches) if b.size]
+
+
+def _settings_task(prob, W0, H0s, settings_idx, n_restarts, max_iter, tol, check_every, total):
+    """Run the stacked restarts of some settings; one summary per setting."""
+    R = n_restarts
+    rows = np.repeat(settings_idx, R)
+    idx = np.concatenate([np.arange(i * R, (i + 1) * R) for i in settings_idx])
+    sub = prob.take(idx)
+    res = run_batch(sub, W0[np.tile(np.arange(R), len(settings_idx))],
+                    [H[np.tile(np.arange(R), len(settings_idx))] for H in H0s],
+                    max_iter=max_iter, tol=tol, check_every=check_every)
+    out = []
+    for j, g in enumerate(settings_idx):
+        mine = [res[i] for i in np.flatnonzero(rows == g)]
+        finals = np.array([r["trace"][-1] if r["finite"] else np.inf for r in mine])
+        if not np.isfinite(finals).any():
+            out.append(None)
+            continue
+        best = mine[int(np.argmin(finals))]
+        one = sub.take(np.array([j * R]))
+        terms = objective_terms(one, best["W"][None], [H[None] for H in best["Hs"]])
+        fit = float(terms["fit"][0])
+        out.append({
+            "reconstruction_error": fit,
+            "relative_error": float(math.sqrt(fit / total)) if total > 0 else float("nan"),
+            "objective": float(best["trace"][-1]),
+            "n_iter": int(best["n_iter"]),
+        })
+    return settings_idx, out
+
+
+def fit_settings(estimator, settings: Sequence[Mapping[str, float]], Xs, *, cross_adjacency=None,
+                 graphs=None, n_jobs=None, verbose=0):
+    """Fit one joint NMF model for each setting of its penalty weights, batched.
+
+    Equivalent to ``clone(estimator).set_params(**s).fit(Xs, ...)`` for every
+    setting ``s`` (same data, priors, initial factors and restarts), but settings
+    are stacked like restarts (:class:`~._core.JointProblem` with per-restart
+    weights), so one large matrix product per step serves many settings. Results
+    agree with separate fits up to floating-point round-off in the stacked
+    matrix products.
+
+    Parameters
+    ----------
+    estimator : JointNMFBase
+        Template; ``settings`` may change only its penalty weights
+        (``cross_strength``, ``smoothness``, ``basis_penalty``, ``sparsity``).
+    settings : sequence of dict
+    n_jobs : int or None
+        Batches run in parallel through joblib (any joblib backend, e.g. Dask).
+
+    Yields
+    ------
+    (index, row) as batches finish, in batch order: ``row`` has
+    ``reconstruction_error``, ``relative_error``, ``objective``, ``n_iter`` and
+    ``bounded``; a setting whose restarts all diverged gets infinite errors and
+    ``objective = -inf``, as in the one-at-a-time search.
+    """
+    from sklearn.base import clone
+
+    settings = [dict(s) for s in settings]
+    if not settings:
+        return
+    names = sorted({name for s in settings for name in s})
+    allowed = {"cross_strength", "smoothness", "basis_penalty", "sparsity"}
+    if set(names) - allowed:
+        raise ValueError(f"fit_settings: only penalty weights may vary, got {sorted(set(names) - allowed)}")
+    template = clone(estimator).set_params(**{name: 1.0 for name in names})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob1, k, tol = template._validate(Xs, cross_adjacency, graphs)
+    M = prob1.n_modalities
+    pairs = [(I, J) for I, J, *_ in prob1.cross]
+    S, R = len(settings), int(estimator.n_restarts)
+    lam = {pq: np.zeros(S) for pq in pairs}
+    beta = [np.zeros(S) for _ in range(M)]
+    g1, g2, bounded = np.zeros(S), np.zeros(S), np.zeros(S, dtype=bool)
+    for i, setting in enumerate(settings):
+        model = clone(estimator).set_params(**setting)
+        lam_s, beta_s, g1_s, g2_s = model._penalty_values()
+        g1[i] = check_penalty(g1_s, "basis_penalty")
+        g2[i] = check_penalty(g2_s, "sparsity")
+        lams = _per_pair(lam_s, pairs, "cross_strength") if pairs else {}
+        for pq in pairs:
+            lam[pq][i] = lams[pq]
+        betas = _per_modality(beta_s, M, "smoothness")
+        for I in range(M):
+            beta[I][i] = betas[I]
+        need = _bound_need([(I, J, lam[(I, J)][i], A) for I, J, _, A, _ in prob1.cross], M)
+        bounded[i] = not need > g2[i]
+    rep = lambda v: np.repeat(v, R)  # noqa: E731  (one weight per stacked restart)
+    cross = [(I, J, rep(lam[(I, J)]), A, AT) for I, J, _, A, AT in prob1.cross]
+    graph_terms = [None if g is None else (rep(beta[I]), g[1], g[2]) for I, g in enumerate(prob1.graphs)]
+    prob = JointProblem(prob1.Xs, cross=cross, graphs=graph_terms, gamma1=rep(g1), gamma2=rep(g2))
+    Xs = prob.Xs
+    seeds = check_random_state(clone(estimator).random_state).randint(0, np.iinfo(np.int32).max, size=R)
+    W0, H0s = template._initial_factors(Xs, k, seeds, None, None)
+    n = Xs[0].shape[0]
+    P = sum(X.shape[1] for X in Xs)
+    batches = _settings_batches(S, R, 8.0 * (4 * n * k + 8 * k * P))
+    total = sum(prob.sq_norms)
+    args = (int(estimator.max_iter), tol, int(estimator._check_every), total)
+    tasks = (delayed(_settings_task)(prob, W0, H0s, b, R, *args) for b in batches)
+    if n_jobs in (None, 1) or len(batches) == 1:
+        chunks = (t[0](*t[1], **t[2]) for t in tasks)
+    else:
+        chunks = Parallel(n_jobs=n_jobs, return_as="generator", verbose=verbose)(tasks)
+    for idx, rows in chunks:
+        for i, row in zip(idx, rows):
+            if row is None:
+                row = {"reconstruction_error": float("inf"), "relative_error": float("inf"),
+                       "objective": float("-inf"), "n_iter": 0}
+            row["bounded"] = bool(bounded[i])
+            yield int(i), row

@@ -72,19 +72,36 @@ def _as_operator(M):
     return np.ascontiguousarray(np.asarray(M, dtype=np.float64))
 
 
-def _right_multiply(H: np.ndarray, A) -> np.ndarray:
+def _right_multiply(H: np.ndarray, A, AT=None) -> np.ndarray:
     """Stacked ``H @ A``: H of shape (R, k, p), A of shape (p, q) -> (R, k, q).
 
-    The R*k rows are multiplied in one product; a sparse ``A`` is applied as
-    ``(A^T @ H^T)^T`` so it is never densified.
+    A dense ``A`` multiplies all R*k rows in one product. A sparse ``A`` is applied
+    as ``(A^T @ H[r]^T)^T`` one restart at a time with ``A^T`` in CSR form (pass it
+    as ``AT`` when it is precomputed): the sparse kernel then streams rows of a
+    contiguous (p, k) operand that stays in cache, and it is never densified. The
+    result does not depend on how restarts are stacked (each output column is the
+    same sequence of operations).
     """
     R, k, p = H.shape
-    Hr = H.reshape(R * k, p)
-    if sp.issparse(A):
-        out = np.ascontiguousarray((A.T @ Hr.T).T)
-    else:
-        out = Hr @ A
-    return out.reshape(R, k, A.shape[1])
+    if not sp.issparse(A):
+        return (H.reshape(R * k, p) @ A).reshape(R, k, A.shape[1])
+    if AT is None:
+        AT = A.T.tocsr()
+    out = np.empty((R, k, A.shape[1]))
+    for r in range(R):
+        np.copyto(out[r].T, AT @ np.ascontiguousarray(H[r].T))
+    return out
+
+
+def _coef(c):
+    """A penalty weight as a scalar or, per restart, as an array of shape (R, 1, 1)."""
+    if np.ndim(c) == 0:
+        return float(c)
+    return np.asarray(c, dtype=np.float64).reshape(-1, 1, 1)
+
+
+def _any(c) -> bool:
+    return bool(np.any(np.asarray(c) != 0))
 
 
 def _bmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -120,6 +137,12 @@ class JointProblem:
     graphs : list of M entries, None or (beta_I, S_I, d_I) with S_I (p_I, p_I) and
         d_I = S_I 1 (the degree vector; D_I is never formed)
     gamma1, gamma2 : float
+
+    Every penalty weight (lambda_IJ, beta_I, gamma1, gamma2) may also be a 1-D
+    array with one value per stacked restart: fits that share the data and differ
+    only in these weights (the points of a penalty grid) then run as one stack,
+    exactly like restarts. A term is dropped only when its weight is zero for every
+    restart. :meth:`take` keeps the weights of a subset of the stack.
     """
 
     Xs: list
@@ -134,41 +157,68 @@ class JointProblem:
         if self.graphs is None:
             self.graphs = [None] * M
         cross = []
-        for I, J, lam, A in [c[:4] for c in self.cross]:
-            if lam == 0:
+        for c in self.cross:
+            I, J, lam, A = c[:4]
+            if not _any(lam):
+                continue
+            if len(c) == 5:  # already prepared (see take)
+                cross.append((I, J, _coef(lam), A, c[4]))
                 continue
             A = _as_operator(A)
             AT = A.T.tocsr() if sp.issparse(A) else np.ascontiguousarray(A.T)
-            cross.append((I, J, float(lam), A, AT))
+            cross.append((I, J, _coef(lam), A, AT))
         self.cross = cross
         graphs = []
         for g in self.graphs:
-            if g is None or g[0] == 0:
+            if g is None or not _any(g[0]):
                 graphs.append(None)
                 continue
-            beta, S = float(g[0]), g[1]
+            if len(g) == 3:  # already prepared
+                graphs.append((_coef(g[0]), g[1], g[2]))
+                continue
+            beta, S = _coef(g[0]), g[1]
             S = _as_operator(S)
             d = np.asarray(S.sum(axis=1)).ravel().astype(np.float64)
             graphs.append((beta, S, d))
         self.graphs = graphs
+        self.gamma1 = _coef(self.gamma1)
+        self.gamma2 = _coef(self.gamma2)
         self.sq_norms = [float(np.einsum("ij,ij->", X, X)) for X in self.Xs]
 
     @property
     def n_modalities(self) -> int:
         return len(self.Xs)
 
+    def take(self, keep: np.ndarray) -> "JointProblem":
+        """The same problem for the stacked restarts ``keep`` (a boolean mask)."""
+
+        def sub(c):
+            return c if np.ndim(c) == 0 else c[keep]
+
+        new = object.__new__(JointProblem)
+        new.Xs = self.Xs
+        new.sq_norms = self.sq_norms
+        new.cross = [(I, J, sub(lam), A, AT) for I, J, lam, A, AT in self.cross]
+        new.graphs = [None if g is None else (sub(g[0]), g[1], g[2]) for g in self.graphs]
+        new.gamma1 = sub(self.gamma1)
+        new.gamma2 = sub(self.gamma2)
+        return new
+
     def cross_numerator(self, Hs: Sequence[np.ndarray], I: int) -> np.ndarray | None:
         """``1/2 C_I`` (stacked), or None when modality I has no cross term."""
         out = None
         for a, b, lam, A, AT in self.cross:
             if a == I:  # lambda_IJ H_J A_IJ^T
-                term = _right_multiply(Hs[b], AT)
+                term = _right_multiply(Hs[b], AT, A)
             elif b == I:  # lambda_JI H_J A_JI
-                term = _right_multiply(Hs[a], A)
+                term = _right_multiply(Hs[a], A, AT)
             else:
                 continue
             term *= 0.5 * lam
-            out = term if out is None else out + term
+            if out is None:
+                out = term
+            else:
+                out += term
         return out
 
 
@@ -181,12 +231,13 @@ def update_W(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np.
         num += X @ H.reshape(R * k, -1).T  # sum_I X_I H_I^T in one product per modality
         HHt += _gram_rows(H)
     num = num.reshape(n, R, k).transpose(1, 0, 2)
-    if prob.gamma1:
+    if _any(prob.gamma1):
         HHt = HHt + prob.gamma1 * np.eye(k)
     den = _bmm(W, HHt)
     den += _EPS
-    ratio = num / den
-    return W * ratio
+    np.divide(num, den, out=den)
+    den *= W
+    return den
 
 
 def _WtX(W: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -210,21 +261,26 @@ def update_H(
     to the column sums of H_I) is formed by broadcasting, never as a k x k matrix.
     """
     H = Hs[I]
-    num = _WtX(W, prob.Xs[I]) if WtX is None else WtX
+    num = _WtX(W, prob.Xs[I]) if WtX is None else np.array(WtX, dtype=np.float64)
     cross = prob.cross_numerator(Hs, I)
     if cross is not None:
-        num = num + cross
+        num += cross
     den = _bmm(WtW, H)
     g = prob.graphs[I]
     if g is not None:
         beta, S, d = g
-        num = num + beta * _right_multiply(H, S)  # S is symmetric: H S
-        den += beta * (H * d)
-    if prob.gamma2:
+        HS = _right_multiply(H, S, S)  # S is symmetric: H S = (S H^T)^T
+        HS *= beta
+        num += HS
+        HS = np.multiply(H, d, out=HS)
+        HS *= beta
+        den += HS
+    if _any(prob.gamma2):
         den += prob.gamma2 * H.sum(axis=1, keepdims=True)
     den += _EPS
-    ratio = num / den
-    return H * ratio
+    np.divide(num, den, out=num)
+    num *= H
+    return num
 
 
 def objective_terms(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> dict:
@@ -240,21 +296,21 @@ def objective_terms(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray])
             E = X - W[r] @ H[r]
             fit[r] += np.einsum("ij,ij->", E, E)
     cross = np.zeros(R)
-    for I, J, lam, A, _ in prob.cross:
-        cross -= lam * np.einsum("rkq,rkq->r", _right_multiply(Hs[I], A), Hs[J])
+    for I, J, lam, A, AT in prob.cross:
+        cross -= np.ravel(lam) * np.einsum("rkq,rkq->r", _right_multiply(Hs[I], A, AT), Hs[J])
     smooth = np.zeros(R)
     for H, g in zip(Hs, prob.graphs):
         if g is None:
             continue
         beta, S, d = g
-        quad = np.einsum("rkp,p->r", H * H, d) - np.einsum("rkp,rkp->r", _right_multiply(H, S), H)
-        smooth += beta * np.maximum(quad, 0.0)  # Tr(H L H^T) >= 0; clip round-off
-    basis = prob.gamma1 * np.einsum("rnk,rnk->r", W, W)
+        quad = np.einsum("rkp,p->r", H * H, d) - np.einsum("rkp,rkp->r", _right_multiply(H, S, S), H)
+        smooth += np.ravel(beta) * np.maximum(quad, 0.0)  # Tr(H L H^T) >= 0; clip round-off
+    basis = np.ravel(prob.gamma1) * np.einsum("rnk,rnk->r", W, W)
     sparsity = np.zeros(R)
-    if prob.gamma2:
+    if _any(prob.gamma2):
         for H in Hs:
             c = H.sum(axis=1)
-            sparsity += prob.gamma2 * np.einsum("rp,rp->r", c, c)
+            sparsity += np.ravel(prob.gamma2) * np.einsum("rp,rp->r", c, c)
     return {"fit": fit, "cross": cross, "smoothness": smooth, "basis": basis, "sparsity": sparsity}
 
 
@@ -356,6 +412,7 @@ def _run_batch(prob, W, Hs, *, max_iter, tol, check_every):
         if not keep.all():
             active, W, F0, F = active[keep], W[keep], F0[keep], F[keep]
             Hs = [H[keep] for H in Hs]
+            prob = prob.take(keep)
         Fprev = F
         if active.size == 0:
             break

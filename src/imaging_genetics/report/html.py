@@ -10,6 +10,7 @@ import base64
 import datetime as _dt
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,12 @@ class Report:
     >>> rep.write("out/report.html")               # doctest: +SKIP
     """
 
-    def __init__(self, title: str, subtitle: str | None = None) -> None:
+    def __init__(self, title: str, subtitle: str | None = None, figure_dir=None) -> None:
         self.title = title
         self.subtitle = subtitle
+        #: When set, every figure is also written there as ``figNN_<caption>.png``.
+        self.figure_dir = Path(figure_dir) if figure_dir is not None else None
+        self.figure_files: list[Path] = []
         self.sections: list[_Section] = []
         self.n_figures = 0
 
@@ -102,6 +106,11 @@ class Report:
             plt.close(fig)
             png = buf.getvalue()
         self.n_figures += 1
+        if self.figure_dir is not None:
+            slug = re.sub(r"[^a-z0-9]+", "_", (caption or "figure").lower()).strip("_")[:40] or "figure"
+            target = self.figure_dir / f"fig{self.n_figures:02d}_{slug}.png"
+            atomic_write_bytes(target, lambda fh: fh.write(png))
+            self.figure_files.append(target)
         data = base64.b64encode(png).decode("ascii")
         cap = f"<figcaption>Figure {self.n_figures}. {html.escape(caption)}</figcaption>" if caption else ""
         self._current().blocks.append(

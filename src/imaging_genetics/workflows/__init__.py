@@ -1,0 +1,1 @@
+"""End-to-end workflows behind the CLI: the demo and a study run from a YAML file."""

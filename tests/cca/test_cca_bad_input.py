@@ -1,0 +1,164 @@
+"""Every bad input gives a clear error naming the argument."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from imaging_genetics.cca import JCBSCCA, MTGSCCA, MTS2CCA, MTSCCA, SCCA, TCCA
+
+ALL = [MTS2CCA, MTSCCA, MTGSCCA, SCCA, JCBSCCA, TCCA]
+EQUAL_Q = [MTS2CCA, MTSCCA, MTGSCCA, TCCA]
+
+
+def _data(n=40, p=8, qs=(5, 5), seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 1))
+    X = rng.standard_normal((n, p)) + z
+    Ys = [rng.standard_normal((n, q)) + z for q in qs]
+    return X, Ys
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_different_number_of_samples(cls):
+    X, Ys = _data()
+    with pytest.raises(ValueError, match=r"same samples.*X: 39.*Ys\[0\]: 40"):
+        cls().fit(X[:-1], Ys)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_no_modality(cls):
+    X, _ = _data()
+    with pytest.raises(ValueError, match=r"Ys: .*K = 0"):
+        cls().fit(X, [])
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_single_matrix_instead_of_list(cls):
+    X, Ys = _data()
+    with pytest.raises(TypeError, match=r"Ys: .*list"):
+        cls().fit(X, Ys[0])
+
+
+@pytest.mark.parametrize("cls", EQUAL_Q)
+def test_unequal_regions_where_the_model_couples_them(cls):
+    X, Ys = _data(qs=(5, 6))
+    with pytest.raises(ValueError, match=r"Ys: .*same regions.*q = \[5, 6\]"):
+        cls().fit(X, Ys)
+
+
+def test_unequal_regions_allowed_without_coupling():
+    X, Ys = _data(qs=(5, 6))
+    SCCA().fit(X, Ys)
+    JCBSCCA(fusion=0.0).fit(X, Ys)
+    with pytest.raises(ValueError, match=r"Ys: .*same regions"):
+        JCBSCCA(fusion=0.1).fit(X, Ys)
+
+
+@pytest.mark.parametrize("cls", ALL)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("where", ["X", "Ys[1]"])
+def test_nan_and_inf(cls, bad, where):
+    X, Ys = _data()
+    if where == "X":
+        X[3, 2] = bad
+    else:
+        Ys[1][0, 4] = bad
+    word = "missing" if np.isnan(bad) else "infinite"
+    with pytest.raises(ValueError, match=rf"{where.replace('[', '.').replace(']', '.')}: .*{word}"):
+        cls().fit(X, Ys)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_constant_columns_warn_and_never_give_nan(cls):
+    X, Ys = _data()
+    X[:, 1] = 3.0
+    for Y in Ys:
+        Y[:, 2] = -1.0
+    with pytest.warns(UserWarning, match=r"constant columns.*X: columns \[1\]"):
+        m = cls().fit(X, Ys)
+    assert np.isfinite(m.x_weights_).all()
+    assert np.all(m.x_weights_[1] == 0)
+    for v in m.y_weights_:
+        assert np.isfinite(v).all() and v[2] == 0
+    xs, ys = m.transform(X, Ys)
+    assert np.isfinite(xs).all() and all(np.isfinite(y).all() for y in ys)
+
+
+def test_all_constant_matrix_is_an_error():
+    X, Ys = _data()
+    with pytest.raises(ValueError, match=r"Ys\[1\]: every column is constant"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            MTSCCA().fit(X, [Ys[0], np.ones_like(Ys[1])])
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_negative_penalties(cls):
+    X, Ys = _data()
+    for name in cls._penalty_params:
+        with pytest.raises(ValueError, match=rf"{name} must be >= 0"):
+            cls(**{name: -0.1}).fit(X, Ys)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_components=0), "n_components must be >= 1"),
+        (dict(max_iter=0), "max_iter must be >= 1"),
+        (dict(tol=0.0), "tol must be > 0"),
+        (dict(solver="qr"), "solver must be"),
+        (dict(init="zeros"), "init must be"),
+    ],
+)
+def test_bad_control_parameters(params, match):
+    X, Ys = _data()
+    with pytest.raises(ValueError, match=match):
+        MTS2CCA(**params).fit(X, Ys)
+
+
+@pytest.mark.parametrize("cls", [MTS2CCA, JCBSCCA])
+def test_adjacency_wrong_shape(cls):
+    X, Ys = _data()
+    with pytest.raises(ValueError, match=r"x_adjacency: expected shape \(8, 8\), got \(7, 7\)"):
+        cls().fit(X, Ys, x_adjacency=np.zeros((7, 7)))
+    with pytest.raises(ValueError, match=r"y_adjacency\[1\]: expected shape \(5, 5\)"):
+        cls().fit(X, Ys, y_adjacency=[np.zeros((5, 5)), np.zeros((4, 4))])
+    with pytest.raises(ValueError, match=r"y_adjacency: expected 2 matrices"):
+        cls().fit(X, Ys, y_adjacency=[np.zeros((5, 5))])
+
+
+@pytest.mark.parametrize("cls", [MTS2CCA, JCBSCCA])
+def test_adjacency_not_symmetric_or_negative(cls):
+    X, Ys = _data()
+    A = np.zeros((8, 8))
+    A[0, 1] = 1.0
+    with pytest.raises(ValueError, match=r"x_adjacency: .*not symmetric"):
+        cls().fit(X, Ys, x_adjacency=A)
+    B = -np.ones((5, 5))
+    with pytest.raises(ValueError, match=r"y_adjacency: .*negative"):
+        cls().fit(X, Ys, y_adjacency=sp.csr_matrix(B))
+
+
+def test_snp_groups_checks():
+    X, Ys = _data()
+    with pytest.raises(ValueError, match=r"snp_groups: expected one label per SNP"):
+        MTGSCCA().fit(X, Ys, snp_groups=np.arange(5))
+    with pytest.raises(ValueError, match=r"snp_groups: MTSCCA has no group penalty"):
+        MTSCCA().fit(X, Ys, snp_groups=np.arange(8))
+
+
+def test_transform_checks_shapes():
+    X, Ys = _data()
+    m = MTSCCA().fit(X, Ys)
+    with pytest.raises(ValueError, match=r"X: has 7 features"):
+        m.transform(X[:, :7], Ys)
+    with pytest.raises(ValueError, match=r"Ys: the model was fitted with K = 2"):
+        m.transform(X, Ys[:1])
+    with pytest.raises(ValueError, match=r"Ys\[1\]: has 4 features"):
+        m.transform(X, [Ys[0], Ys[1][:, :4]])
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MTSCCA().transform(X, Ys)

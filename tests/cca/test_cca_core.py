@@ -1,0 +1,122 @@
+"""Solver core: penalty terms (majorisation, Hessians) and linear solvers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from imaging_genetics.cca._core import (
+    L1,
+    L21,
+    Fusion,
+    GraphNet,
+    GroupL21,
+    LinearSolver,
+    Ridge,
+)
+from imaging_genetics.networks import laplacian
+
+RNG = np.random.default_rng(3)
+
+
+def _random_laplacian(m, seed):
+    rng = np.random.default_rng(seed)
+    A = sp.random(m, m, density=0.2, random_state=rng)
+    A = A + A.T
+    A.setdiag(0)
+    return laplacian(A)
+
+
+def _terms(m, K):
+    return {
+        "l1": L1(0.7),
+        "l21": L21(0.4),
+        "group": GroupL21(0.3, np.arange(m) // 3),
+        "graph_shared": GraphNet(0.5, _random_laplacian(m, 1)),
+        "graph_each": GraphNet(0.5, [_random_laplacian(m, s) for s in range(K)]),
+        "ridge": Ridge(0.2),
+        "fusion": Fusion(0.6),
+    }
+
+
+@pytest.mark.parametrize("name", list(_terms(6, 3)))
+def test_surrogate_majorises_and_touches(name):
+    """surrogate(w; w_old) >= value(w), with equality at w = w_old."""
+    m, K = 7, 3
+    term = _terms(m, K)[name]
+    for _ in range(20):
+        old = [RNG.standard_normal(m) for _ in range(K)]
+        new = [RNG.standard_normal(m) for _ in range(K)]
+        assert term.surrogate(old, old) == pytest.approx(term.value(old), rel=1e-9, abs=1e-9)
+        assert term.surrogate(new, old) >= term.value(new) - 1e-9
+
+
+@pytest.mark.parametrize("name", list(_terms(6, 3)))
+def test_hessian_is_half_gradient_of_surrogate(name):
+    """The matrix added to the linear system is half the surrogate's Hessian."""
+    m, K = 6, 3
+    term = _terms(m, K)[name]
+    old = [RNG.standard_normal(m) for _ in range(K)]
+    w = [RNG.standard_normal(m) for _ in range(K)]
+    H = term.hessian(old, stacked=True).toarray()
+    x = np.concatenate(w)
+    h = 1e-6
+    grad = np.empty_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        up = np.split(x + e, K)
+        dn = np.split(x - e, K)
+        grad[i] = (term.surrogate(up, old) - term.surrogate(dn, old)) / (2 * h)
+    np.testing.assert_allclose(H @ x, grad / 2, rtol=1e-5, atol=1e-6)
+
+
+def test_l1_refuses_shared_layout_with_several_columns():
+    with pytest.raises(ValueError, match="one column"):
+        L1(1.0).hessian([np.ones(3), np.ones(3)], stacked=False)
+
+
+def _spd_problem(n=60, m=80, r=3, seed=0):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, m))
+    H = sp.diags(rng.uniform(0.1, 2.0, m)) + 0.3 * _random_laplacian(m, seed)
+    B = rng.standard_normal((m, r))
+    return Z, H, B
+
+
+def test_cg_equals_dense_and_never_forms_the_gram(monkeypatch):
+    Z, H, B = _spd_problem()
+    dense = LinearSolver([Z], 2.0, method="dense").solve(H, B)
+    cg = LinearSolver([Z], 2.0, method="cg")
+    monkeypatch.setattr(LinearSolver, "_dense_gram", lambda self: pytest.fail("p x p formed"))
+    sol = cg.solve(H, B)
+    np.testing.assert_allclose(sol, dense, rtol=1e-8, atol=1e-10)
+    # Residual of the system itself.
+    A = 2.0 * Z.T @ Z / Z.shape[0] + H.toarray()
+    np.testing.assert_allclose(A @ sol, B, atol=1e-8)
+
+
+def test_cg_warm_start_uses_fewer_iterations():
+    Z, H, B = _spd_problem(seed=1)
+    s = LinearSolver([Z], 1.0, method="cg")
+    s.solve(H, B)
+    first = s.cg_iterations
+    s.solve(H, B * 1.0001)
+    assert s.cg_iterations - first < first
+
+
+def test_auto_switches_on_dimension():
+    Z = np.ones((5, 10))
+    assert LinearSolver([Z], method="auto", dense_max=20).method == "dense"
+    assert LinearSolver([Z], method="auto", dense_max=5).method == "cg"
+
+
+def test_stacked_blocks_match_block_diagonal_dense():
+    rng = np.random.default_rng(4)
+    Zs = [rng.standard_normal((40, 5)), rng.standard_normal((40, 7))]
+    H = sp.diags(rng.uniform(0.5, 1.0, 12))
+    b = rng.standard_normal(12)
+    x = LinearSolver(Zs, method="cg").solve(H, b)
+    A = np.zeros((12, 12))
+    A[:5, :5] = Zs[0].T @ Zs[0] / 40
+    A[5:, 5:] = Zs[1].T @ Zs[1] / 40
+    np.testing.assert_allclose((A + H.toarray()) @ x, b, atol=1e-9)

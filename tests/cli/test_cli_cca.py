@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from imaging_genetics.cli.cca import app
+
+SIM = ["--simulate", "--n-samples", "40", "--n-snps", "80", "--n-rois", "30", "--param", "max_iter=15"]
+runner = CliRunner()
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _run(args):
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, (res.output, res.exception)
+    return res
+
+
+@pytest.mark.parametrize("cmd", ["fit", "cv", "permute", "stability"])
+def test_help(cmd):
+    res = runner.invoke(app, [cmd, "--help"])
+    assert res.exit_code == 0 and "--simulate" in res.output and "--out" in res.output
+
+
+def test_cv_on_simulated_data_and_resume(tmp_path):
+    out = tmp_path / "cv"
+    args = ["cv", *SIM, "--out", str(out), "--grid", "sparsity_x=0.1,1", "--outer", "2", "--inner", "2"]
+    res = _run(args)
+    assert "Y1: train" in res.output
+    folds = pd.read_csv(out / "cv_folds.csv")
+    assert len(folds) == 2 * 3 and {"method", "modality", "train_ccc", "test_ccc", "param_sparsity_x"} <= set(folds.columns)
+    for name in ("cv_summary.csv", "cv_inner.csv", "feature_selection.csv", "ccc.png", "roc.png", "x_weights.png",
+                 "cv_result.npz", "cv_tasks.jsonl"):
+        assert (out / name).exists(), name
+    again = _run(args + ["--resume"])
+    pd.testing.assert_frame_equal(pd.read_csv(out / "cv_folds.csv").drop(columns=["fit_time_s", "peak_memory_mb", "fit_memory_mb"]),
+                                  folds.drop(columns=["fit_time_s", "peak_memory_mb", "fit_memory_mb"]))
+    assert again.exit_code == 0
+
+
+def test_fit_permute_stability(tmp_path):
+    _run(["fit", *SIM, "--out", str(tmp_path), "--model", "mtscca"])
+    w = pd.read_csv(tmp_path / "x_weights.csv", index_col=0)
+    assert w.shape == (80, 3)
+    assert (tmp_path / "model.npz").exists() and (tmp_path / "feature_selection.csv").exists()
+    res = _run(["permute", *SIM, "--out", str(tmp_path), "--n-permutations", "3", "--cv", "2", "--statistic", "insample"])
+    t = pd.read_csv(tmp_path / "permutation.csv")
+    assert list(t["modality"]) == ["Y1", "Y2", "Y3"] and t["p_value"].between(0.25, 1).all()
+    assert "p =" in res.output
+    _run(["stability", *SIM, "--out", str(tmp_path), "--n-subsamples", "2", "--top-k", "5"])
+    s = pd.read_csv(tmp_path / "stability.csv")
+    assert set(s["modality"]) == {"X", "Y1", "Y2", "Y3"}
+    assert s[s.modality == "X"]["frequency"].sum() == pytest.approx(5.0)
+
+
+def test_tables_and_study_inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(30)]
+    X = pd.DataFrame(rng.standard_normal((30, 12)), index=pd.Index(ids, name="subject"), columns=[f"rs{j}" for j in range(12)])
+    Y = pd.DataFrame(rng.standard_normal((30, 6)), index=pd.Index(ids, name="subject"), columns=[f"roi{j}" for j in range(6)])
+    X.to_csv(tmp_path / "snp.csv")
+    Y.iloc[::-1].to_csv(tmp_path / "fmri.csv")  # other row order: aligned by ID
+    out = tmp_path / "o1"
+    _run(["fit", "--x", str(tmp_path / "snp.csv"), "--y", str(tmp_path / "fmri.csv"), "--out", str(out),
+          "--model", "scca", "--param", "max_iter=10", "--format", "parquet"])
+    w = pd.read_parquet(out / "y_weights_fmri.parquet")
+    assert len(w) == 6
+    (tmp_path / "study.yaml").write_text(
+        "modalities:\n"
+        "  - {name: snp, file: snp.csv, kind: genotype, id_column: subject}\n"
+        "  - {name: fmri, file: fmri.csv, kind: imaging, id_column: subject}\n")
+    out = tmp_path / "o2"
+    _run(["fit", "--study", str(tmp_path / "study.yaml"), "--out", str(out), "--model", "scca", "--param", "max_iter=10"])
+    assert pd.read_csv(out / "correlations.csv")["modality"].tolist() == ["fmri"]
+
+
+def test_errors():
+    res = runner.invoke(app, ["fit", "--out", "x"])
+    assert res.exit_code != 0 and "data source" in res.output
+    res = runner.invoke(app, ["fit", *SIM, "--out", "x", "--param", "nope=1"])
+    assert res.exit_code != 0 and "nope" in res.output
