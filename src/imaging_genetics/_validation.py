@@ -198,7 +198,13 @@ def check_adjacency(
     expected = shape if shape is not None else (n_features, n_features)
     if hasattr(A, "to_numpy"):
         A = A.to_numpy()
-    M = sp.csr_matrix(A, dtype=np.float64) if not sp.issparse(A) else sp.csr_matrix(A, dtype=np.float64)
+    try:
+        M = sp.csr_matrix(A, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name}: expected a numeric {tuple(expected)} matrix (dense or scipy.sparse), "
+            f"got {type(A).__name__} that cannot be converted ({exc})"
+        ) from exc
     if M.shape != tuple(expected):
         raise ValueError(f"{name}: expected shape {tuple(expected)}, got {M.shape}")
     if M.nnz and not np.isfinite(M.data).all():

@@ -16,6 +16,8 @@ import importlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +157,21 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+def _new_file_mode(path: Path) -> int:
+    """Permissions for a file replacing ``path``: its own, or what ``open`` would give."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it.
 
-    A killed process therefore never leaves a half-written ``path`` behind.
+    A killed process therefore never leaves a half-written ``path`` behind. The
+    file gets the permissions a plain ``open(path, "wb")`` would give it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +181,7 @@ def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -197,13 +211,24 @@ def save_bundle(path: str | os.PathLike, values: dict[str, Any]) -> Path:
 def load_bundle(path: str | os.PathLike) -> dict[str, Any]:
     """Read a file written by :func:`save_bundle`."""
     path = Path(path)
-    with np.load(path, allow_pickle=False) as archive:
-        if _META_KEY not in archive.files:
-            raise IncompatibleModelFileError(f"{path} was not written by save_bundle()")
-        meta = json.loads(str(archive[_META_KEY]))
-        if "bundle" not in meta:
-            raise IncompatibleModelFileError(f"{path} is a model file: use imaging_genetics.load()")
-        return _Decoder(archive).decode(meta["bundle"])
+    if not path.is_file():
+        raise FileNotFoundError(f"bundle file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if _META_KEY not in archive.files:
+                raise IncompatibleModelFileError(f"{path} was not written by save_bundle()")
+            meta = json.loads(str(archive[_META_KEY]))
+            if not isinstance(meta, dict) or "bundle" not in meta:
+                raise IncompatibleModelFileError(f"{path} is a model file: use imaging_genetics.load()")
+            return _Decoder(archive).decode(meta["bundle"])
+    except IncompatibleModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, TypeError,
+            AttributeError, NotImplementedError) as exc:
+        raise IncompatibleModelFileError(
+            f"{path} is damaged or not a bundle of imaging-genetics ({type(exc).__name__}: {exc}); "
+            "write it again or re-copy the file"
+        ) from exc
 
 
 class PersistenceMixin:
@@ -275,23 +300,43 @@ def load(path: str | os.PathLike, *, trusted_modules: tuple[str, ...] = ()):
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
+        return _load(path, trusted_modules)
+    except IncompatibleModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, TypeError,
+            AttributeError, NotImplementedError) as exc:
+        # A damaged archive (truncated copy, flipped bits) or edited metadata.
+        raise IncompatibleModelFileError(
+            f"{path} is damaged or not a model file of imaging-genetics "
+            f"({type(exc).__name__}: {exc}); save the model again or re-copy the file"
+        ) from exc
+
+
+def _load(path: Path, trusted_modules: tuple[str, ...]):
+    try:
         archive = np.load(path, allow_pickle=False)
     except Exception as exc:  # zipfile/ValueError on corrupt input
         raise IncompatibleModelFileError(f"{path} is not a readable model file: {exc}") from exc
     with archive:
-        if _META_KEY not in archive.files:
+        if not hasattr(archive, "files") or _META_KEY not in archive.files:
             raise IncompatibleModelFileError(
                 f"{path} has no {_META_KEY} entry: it was not written by imaging-genetics' save()"
             )
         meta = json.loads(str(archive[_META_KEY]))
+        if not isinstance(meta, dict):
+            raise IncompatibleModelFileError(f"{path}: the {_META_KEY} entry is not a JSON object")
         version = meta.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            advice = ("Upgrade imaging-genetics to load it." if isinstance(version, int) and version > FORMAT_VERSION
+                      else "The file is damaged or was not written by imaging-genetics.")
             raise IncompatibleModelFileError(
                 f"{path} uses model file format {version!r} (written by imaging-genetics "
                 f"{meta.get('package_version')}); this installation ({_package_version()}) "
-                f"reads formats 1..{FORMAT_VERSION}. Upgrade imaging-genetics to load it."
+                f"reads formats 1..{FORMAT_VERSION}. {advice}"
             )
-        module_name, _, class_name = meta["class"].rpartition(".")
+        if "bundle" in meta:
+            raise IncompatibleModelFileError(f"{path} is a bundle: read it with load_bundle()")
+        module_name, _, class_name = str(meta["class"]).rpartition(".")
         allowed = ("imaging_genetics", *trusted_modules)
         if not any(module_name == m or module_name.startswith(m + ".") for m in allowed):
             raise IncompatibleModelFileError(f"{path}: refusing to load class {meta['class']}")
@@ -304,7 +349,12 @@ def load(path: str | os.PathLike, *, trusted_modules: tuple[str, ...] = ()):
         dec = _Decoder(archive)
         params = dec.decode(meta["params"])
         fitted = dec.decode(meta["fitted"])
-    model = cls(**params)
+    try:
+        model = cls(**params)
+    except TypeError as exc:
+        raise IncompatibleModelFileError(
+            f"{path}: its parameters do not fit {cls.__name__} of this version ({exc})"
+        ) from exc
     for key, value in fitted.items():
         setattr(model, key, value)
     return model

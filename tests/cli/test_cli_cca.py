@@ -79,3 +79,16 @@ def test_errors():
     assert res.exit_code != 0 and "data source" in res.output
     res = runner.invoke(app, ["fit", *SIM, "--out", "x", "--param", "nope=1"])
     assert res.exit_code != 0 and "nope" in res.output
+
+
+def test_registered_under_the_root_command(tmp_path):
+    from imaging_genetics.cli import app as root
+
+    res = runner.invoke(root, ["cca", "--help"])
+    assert res.exit_code == 0
+    for cmd in ("fit", "cv", "permute", "stability"):
+        assert cmd in res.output
+    res = runner.invoke(root, ["cca", "fit", *SIM, "--out", str(tmp_path), "--model", "scca"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    c = pd.read_csv(tmp_path / "correlations.csv")
+    assert len(c) == 3 and np.isfinite(c.select_dtypes("number").to_numpy()).all()

@@ -183,3 +183,45 @@ def test_nested_cv_runs_the_cca_models(name):
     assert [v.shape for v in Vs] == [(30,), (30,)]
     auc = feature_selection_auc(W, truth["support_x"].any(axis=1))
     assert 0.0 <= auc <= 1.0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_no_leakage_with_a_real_model():
+    """MTS2CCA in nested CV: standardisation and prior networks come from the outer
+    training rows; statistics or networks from all rows give a detectably different
+    held-out correlation."""
+    cca = pytest.importorskip("imaging_genetics.cca")
+    from imaging_genetics.simulate import multitask_cca_data
+
+    X, Ys, _ = multitask_cca_data(60, 30, 20, correlations=(0.9, 0.6), random_state=2,
+                                  n_shared_blocks=2, n_shared_modules=1)
+    X = X * np.linspace(0.5, 3.0, 30) + 5.0  # unequal column scales and a nonzero mean
+    est = cca.MTS2CCA(sparsity_x=0.3, sparsity_y=0.3, max_iter=60, tol=1e-6)
+    res = nested_cv(est, X, Ys, {"sparsity_x": [0.3]}, outer_cv=3, inner_cv=2, random_state=0)
+    tr, te = res.folds[0]
+    got = res.table[res.table.fold == 0]["test_ccc"].to_numpy()
+
+    def fit(prior_rows):
+        kw = dict(x_adjacency=correlation_graph((X[prior_rows] - X[prior_rows].mean(0)) / X[prior_rows].std(0)),
+                  y_adjacency=[correlation_graph(Y[prior_rows]) for Y in Ys])
+        return clone(est).fit(X[tr], [Y[tr] for Y in Ys], **kw)
+
+    ok = fit(tr)
+    np.testing.assert_allclose(got, canonical_correlations(ok, X[te], [Y[te] for Y in Ys]), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ok.x_mean_, X[tr].mean(0), rtol=1e-12)
+
+    # the held-out correlation by hand with training statistics ...
+    def heldout(mean_rows):
+        Xs = (X[te] - X[mean_rows].mean(0)) / X[mean_rows].std(0)
+        out = []
+        for k, Y in enumerate(Ys):
+            Yk = (Y[te] - Y[mean_rows].mean(0)) / Y[mean_rows].std(0)
+            out.append(np.corrcoef(Xs @ ok.x_weights_[:, k], Yk @ ok.y_weights_[k])[0, 1])
+        return np.array(out)
+
+    np.testing.assert_allclose(heldout(tr), got, atol=1e-10)
+    # ... and with statistics of all rows (leakage): detectably different
+    assert np.max(np.abs(heldout(np.arange(60)) - got)) > 1e-3
+    # prior networks from all rows (leakage): a different fit and held-out correlation
+    leak = fit(np.arange(60))
+    assert np.max(np.abs(canonical_correlations(leak, X[te], [Y[te] for Y in Ys]) - got)) > 1e-4

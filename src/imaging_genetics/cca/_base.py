@@ -44,8 +44,10 @@ __all__ = ["BaseSparseCCA", "row_norms", "select_features"]
 def _standardize_fit(A: np.ndarray):
     mean = A.mean(axis=0)
     sd = A.std(axis=0)
-    keep = sd > 1e-10 * np.maximum(1.0, np.abs(mean))
-    scale = np.where(keep, 1.0 / np.maximum(sd, EPS), 0.0)
+    # Constant up to round-off relative to the column's own magnitude, so data in
+    # small units (say 1e-12) are not mistaken for constant columns.
+    keep = sd > 1e-10 * np.abs(A).max(axis=0, initial=0.0)
+    scale = np.where(keep, 1.0 / np.where(keep, sd, 1.0), 0.0)
     return mean, scale, keep
 
 
@@ -172,7 +174,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                             "wrap it: [Y]")
         if Ys is None:
             raise TypeError("Ys: expected a list of K matrices (n, q_k), got None")
-        if len(list(Ys)) == 0:
+        if isinstance(Ys, (str, bytes)) or not hasattr(Ys, "__iter__"):
+            raise TypeError(f"Ys: expected a list of K matrices (n, q_k), got {type(Ys).__name__}")
+        Ys = list(Ys)
+        if len(Ys) == 0:
             raise ValueError("Ys: needs at least one imaging modality (K >= 1), got K = 0")
         return [_check_real(Y, f"Ys[{k}]", min_samples) for k, Y in enumerate(Ys)]
 
@@ -387,7 +392,11 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
     def _init_v(self, X, Ys, tasks):
         """Leading right singular vector of X'Y_k (power iterations), or random."""
         if self.init == "random":
-            rng = np.random.default_rng(self.random_state)
+            try:
+                rng = np.random.default_rng(self.random_state)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"random_state must be None or a nonnegative int, got "
+                                f"{self.random_state!r}") from exc
             return [rng.standard_normal(Y.shape[1]) for Y in Ys]
         V = []
         for Y in Ys:

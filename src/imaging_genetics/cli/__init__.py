@@ -13,6 +13,7 @@ import typer
 
 from .. import __version__
 from .biology import app as biology_app
+from .cca import app as cca_app
 from .nmf import app as nmf_app
 from .simulate import app as simulate_app
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(nmf_app, name="nmf")
 app.add_typer(biology_app, name="biology")
+app.add_typer(cca_app, name="cca")
 
 
 def _version(value: bool) -> None:
@@ -67,8 +69,24 @@ def main() -> None:
 
     from ..base import IncompatibleModelFileError
 
+    # Typer may vendor click, so its exception classes are found through typer's own.
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    no_args = getattr(sys.modules[usage_error.__module__], "NoArgsIsHelpError", ())
     try:
-        app()
-    except (ValueError, TypeError, FileNotFoundError, IncompatibleModelFileError, ImportError) as exc:
+        code = app(standalone_mode=False)
+    except no_args as exc:
+        exc.show()
+        sys.exit(2)
+    except usage_error as exc:  # bad or missing option values
+        cmd = exc.ctx.command_path if exc.ctx is not None else "imaging-genetics"
+        typer.echo(f"Error: {' '.join(exc.format_message().split())} (see: {cmd} --help)", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except (ValueError, TypeError, OSError, IncompatibleModelFileError, ImportError) as exc:
+        # OSError covers missing files and output paths that cannot be written.
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)

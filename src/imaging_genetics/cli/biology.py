@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import typer
 
+from ..base import atomic_write_bytes
+
 app = typer.Typer(
     help="From modules to biology: differential expression (limma-style moderated t), "
     "marker ROC with DeLong CIs, gene-set enrichment from a local GMT file, and "
@@ -105,7 +107,13 @@ def _labels_as_str(labels: pd.Series) -> pd.Series:
 
 
 def _save(fig, path: Path) -> None:
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    atomic_write_bytes(path, lambda fh: fig.savefig(fh, format="png", dpi=120, bbox_inches="tight"))
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    from ..io.writers import write_table
+
+    write_table(frame, path, index=False)
 
 
 @app.command("de")
@@ -141,8 +149,9 @@ def de(
     selected = (res["fdr"] < fdr) if fdr is not None else (res["p"] < alpha)
     res["selected"] = selected.to_numpy()
     out.mkdir(parents=True, exist_ok=True)
-    res.sort_values("p", kind="mergesort").to_csv(out / "differential_expression.csv", index=False)
-    (out / "selected_genes.txt").write_text("".join(f"{g}\n" for g in res.loc[selected, "gene"]))
+    _write_csv(res.sort_values("p", kind="mergesort"), out / "differential_expression.csv")
+    genes = "".join(f"{g}\n" for g in res.loc[selected, "gene"]).encode("utf-8")
+    atomic_write_bytes(out / "selected_genes.txt", lambda fh: fh.write(genes))
 
     fig = Figure(figsize=(5.5, 4.5))
     ax = fig.add_subplot(1, 1, 1)
@@ -191,7 +200,7 @@ def roc(
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "marker_roc.csv", index=False)
+    _write_csv(table, out / "marker_roc.csv")
     _save(fig, out / "marker_roc.png")
     typer.echo(f"{len(table)} marker(s); wrote {out / 'marker_roc.csv'}")
 
@@ -234,7 +243,7 @@ def enrich(
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "enrichment.csv", index=False)
+    _write_csv(table, out / "enrichment.csv")
     head = table.head(15).iloc[::-1]
     fig = Figure(figsize=(6.5, 0.9 + 0.3 * max(len(head), 1)))
     ax = fig.add_subplot(1, 1, 1)
@@ -281,6 +290,6 @@ def pairs(
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "pairs.csv", index=False)
+    _write_csv(table, out / "pairs.csv")
     _save(fig, out / "pairs_heatmap.png")
     typer.echo(f"{len(table)} pair(s) from {table.attrs['n_tests']} tested; wrote {out / 'pairs.csv'}")

@@ -136,9 +136,19 @@ def nmf_grid_search(
     done: dict[int, dict] = {}
     store_path = Path(store) if store is not None else None
     if store_path is not None and store_path.exists():
-        for line in store_path.read_text().splitlines():
+        raw = store_path.read_bytes()
+        good = raw[: raw.rfind(b"\n") + 1]  # a killed run may leave a partial last line
+        if len(good) < len(raw):
+            with open(store_path, "r+b") as fh:
+                fh.truncate(len(good))
+        for line in good.decode("utf-8", errors="replace").splitlines():
             if line.strip():
-                rec = json.loads(line)
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if not isinstance(rec, dict):
+                    continue
                 g = int(rec.get("group", 0))
                 if 0 < g <= len(settings) and all(
                     math.isclose(float(rec.get(p, math.nan)), settings[g - 1][p]) for p in names

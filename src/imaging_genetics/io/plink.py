@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -70,6 +72,11 @@ def _read_whitespace_table(path: Path, columns: list[str], dtypes: dict[str, Any
         raise ValueError(
             f"{path}: could not parse as a whitespace-separated table with {len(columns)} "
             f"columns ({exc})"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not a text file ({exc.reason} at byte {exc.start}); is this a PLINK 1 "
+            f"{path.suffix} file?"
         ) from exc
     if frame.shape[1] != len(columns):
         raise ValueError(
@@ -181,6 +188,48 @@ def _check_bed(path: Path, n_samples: int, n_snps: int, paths: dict[str, Path]) 
         )
 
 
+def _check_padding(path: Path, fam: pd.DataFrame, n_snps: int, snp_idx: np.ndarray | slice,
+                   paths: dict[str, Path]) -> None:
+    """Catch a ``.fam`` whose line count differs from the ``.bed``'s within one byte.
+
+    The ``.bed`` size only fixes ``ceil(n / 4)``, so a ``.fam`` with one line too few
+    or too many can pass the size check. Two signs give it away in the last byte
+    of each SNP: set padding bits (the ``.fam`` lists fewer samples than the
+    ``.bed`` holds; PLINK writes padding as zeros) and a last sample that decodes
+    as homozygous A1 at every SNP, which is what zero padding reads as (it lists
+    more). The first is an error, the second a warning, since it can be genuine.
+    """
+    n = len(fam)
+    if n == 0 or n_snps == 0:
+        return
+    bytes_per_snp = (n + 3) // 4
+    rows = np.arange(n_snps)[snp_idx]
+    if rows.size == 0:
+        return
+    table = np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(n_snps, bytes_per_snp))
+    last = np.asarray(table[rows, bytes_per_snp - 1])
+    del table
+    used = n - 4 * (bytes_per_snp - 1)  # samples held by the last byte (1..4)
+    if used < 4 and (last >> (2 * used)).any():
+        raise ValueError(
+            f"{path}: the padding bits after the last of the {n} samples listed in "
+            f"{paths['fam'].name} are set, so the .bed holds more samples than "
+            f"{paths['fam'].name} lists (a line is missing?); use the .fam that belongs "
+            "to this .bed"
+        )
+    if rows.size >= 8 and not ((last >> (2 * (used - 1))) & 0b11).any():
+        import warnings
+
+        warnings.warn(
+            f"{paths['fam']}: the last sample ({fam['iid'].iloc[-1]!r}) is homozygous A1 at "
+            f"all {rows.size} SNPs read, which is what the .bed's padding decodes to when "
+            f"{paths['fam'].name} lists more samples than {path.name} holds; check that "
+            "the .fam belongs to this .bed",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _resolve_index(
     selection: Any, names: pd.Index, what: str, source: Path
 ) -> np.ndarray | slice:
@@ -275,6 +324,7 @@ def read_plink(
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     snp_idx = _resolve_index(snps, pd.Index(bim["snp"]), "snps", paths["bim"])
     iid_idx = _resolve_index(samples, pd.Index(fam["iid"]), "samples", paths["fam"])
+    _check_padding(paths["bed"], fam, len(bim), snp_idx, paths)
     bim_sel = bim.iloc[snp_idx].reset_index(drop=True)
     fam_sel = fam.iloc[iid_idx]
     if len(bim_sel) == 0 or len(fam_sel) == 0:
@@ -400,11 +450,26 @@ def write_plink(
             )
     if len(set(fam["iid"].astype(str))) != n:
         raise ValueError("fam: duplicated IIDs; sample IDs must be unique")
+    from ..base import _new_file_mode, atomic_write_bytes
+
     paths["bed"].parent.mkdir(parents=True, exist_ok=True)
-    to_bed(paths["bed"], np.ascontiguousarray(values, dtype=np.float32), count_A1=True,
-           properties={"iid": fam["iid"].astype(str).tolist(), "sid": bim["snp"].astype(str).tolist()})
-    # The text files are written here so that every column is kept exactly as given.
-    bim[BIM_COLUMNS].astype(str).to_csv(paths["bim"], sep="\t", header=False, index=False)
-    fam[FAM_COLUMNS].astype(str).to_csv(paths["fam"], sep=" ", header=False, index=False)
+    # Each member is written to a temporary file and renamed into place, so a killed
+    # run never leaves a half-written .bed/.bim/.fam.
+    # bed-reader also writes a .bim/.fam beside the .bed, so it works in a
+    # temporary folder; only the .bed is taken from there.
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{paths['bed'].name}.", dir=paths["bed"].parent))
+    try:
+        tmp = tmp_dir / "part.bed"
+        to_bed(tmp, np.ascontiguousarray(values, dtype=np.float32), count_A1=True,
+               properties={"iid": fam["iid"].astype(str).tolist(), "sid": bim["snp"].astype(str).tolist()})
+        # The text files are written here so that every column is kept exactly as given.
+        bim_text = bim[BIM_COLUMNS].astype(str).to_csv(sep="\t", header=False, index=False)
+        fam_text = fam[FAM_COLUMNS].astype(str).to_csv(sep=" ", header=False, index=False)
+        atomic_write_bytes(paths["bim"], lambda fh: fh.write(bim_text.encode("utf-8")))
+        atomic_write_bytes(paths["fam"], lambda fh: fh.write(fam_text.encode("utf-8")))
+        os.chmod(tmp, _new_file_mode(paths["bed"]))
+        os.replace(tmp, paths["bed"])
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     log.info("write_plink: wrote %d samples x %d SNPs to %s", n, p, paths["bed"])
     return paths["bed"]

@@ -119,8 +119,28 @@ def read_table(
             "(paths in a study YAML are relative to the YAML file)"
         )
     kind, compressed = _format(path)
+    try:
+        frame = _read_frame(path, kind, compressed, id_column, sep)
+    except (UnicodeDecodeError, EOFError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        what = "Parquet" if kind == "parquet" else ("gzipped text" if compressed else "UTF-8 text")
+        raise ValueError(f"{path}: not a readable {what} table ({exc}); check that the file is "
+                         "complete and matches its extension") from exc
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: could not read the table ({exc})") from exc
+    frame = _finish_table(frame, path, id_column, columns, numeric)
+    log.info("read_table: %s: %d rows x %d columns", path, frame.shape[0], frame.shape[1])
+    return frame
+
+
+def _read_frame(path: Path, kind: str, compressed: bool, id_column: Any, sep: str | None) -> pd.DataFrame:
     if kind == "parquet":
         frame = pd.read_parquet(path)
+        if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
+            frame = frame.reset_index()  # a stored index (e.g. from write_table) is the ID column
     else:
         delimiter = sep if sep is not None else _sniff_delimiter(path, kind, compressed)
         _check_header(path, delimiter, compressed)
@@ -144,6 +164,10 @@ def read_table(
             raise ValueError(f"{path}: file is empty; expected a header line") from exc
         except pd.errors.ParserError as exc:
             raise ValueError(f"{path}: could not parse with delimiter {delimiter!r} ({exc}); pass sep=") from exc
+    return frame
+
+
+def _finish_table(frame: pd.DataFrame, path: Path, id_column: Any, columns: Any, numeric: bool) -> pd.DataFrame:
     frame.columns = [str(c) for c in frame.columns]
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()].unique().tolist()
@@ -192,6 +216,8 @@ def read_table(
             )
         frame = frame[columns]
     if numeric:
+        if frame.shape[0] == 0:
+            raise ValueError(f"{path}: has a header but no data rows; expected one row per sample")
         bad = non_numeric_columns(frame)
         if bad:
             examples = {c: frame[c].dropna().astype(str).head(2).tolist() for c in bad[:3]}
@@ -200,7 +226,6 @@ def read_table(
                 f"{examples}); encode them as numbers or drop them from the file "
                 "(or select numeric columns with columns=...)"
             )
-    log.info("read_table: %s: %d rows x %d columns", path, frame.shape[0], frame.shape[1])
     return frame
 
 

@@ -246,8 +246,13 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             )
 
         graph_terms = [None] * M
-        if graphs is not None and self._uses_graphs:
+        if graphs is not None:
+            if isinstance(graphs, (str, bytes, Mapping)) or not hasattr(graphs, "__iter__") or (
+                    isinstance(graphs, np.ndarray) and graphs.ndim != 3) or sp.issparse(graphs):
+                raise TypeError(f"graphs: expected a list of {M} (p_I, p_I) adjacencies or None "
+                                f"entries, got {type(graphs).__name__}; wrap a single graph: [S]")
             graphs = list(graphs)
+        if graphs is not None and self._uses_graphs:
             if len(graphs) != M:
                 raise ValueError(f"graphs: expected {M} entries (one per modality, or None), got {len(graphs)}")
             betas = _per_modality(beta, M, "smoothness")
