@@ -6,13 +6,12 @@ independent samples drawn from the same truth (the simulator draws the supports,
 loadings and amplitudes from the seed before the samples, so a larger n gives the
 same truth with more rows; checked below).
 
-Penalties are fixed per model. They were picked from penalty sweeps on simulation
-seeds 1-3 (never on the seed used here): MTS2CCA at beta1 = 3, beta2 = 1 with the
-default corr^2 networks at lambda = 1 (its network term already regularises the
-SNP block, so it tolerates a stronger sparsity penalty), MTSCCA, MTGSCCA and SCCA at
-their defaults (0.5 / 0.5, MTGSCCA group penalty 0.5), which were at or near the best
-of each of those models in the sweeps. Iterations are capped as in the benchmark
-(``max_iter=200``, ``tol=1e-4``) to keep the test fast.
+Penalties are the package defaults for every model (no tuning on this seed).
+MTS2CCA gets the prior networks the simulation was generated from (the LD graph of
+the SNPs and the modular region networks), as in the paper's simulation, where
+the networks are predefined; the models without network terms need none.
+Iterations are capped as in the benchmark (``max_iter=200``, ``tol=1e-4``) to keep
+the test fast.
 
 Criteria (issue 3): held-out CCC of MTS2CCA on the 0.8 task >= 0.65; ROC AUC of the
 row norms of U (SNPs, against "in the support of any task") and of V (regions)
@@ -21,12 +20,18 @@ MTGSCCA) have a higher held-out CCC than SCCA on the 0.5 task. JCBSCCA, whose on
 SNP vector is shared by all modalities, is not part of that comparison: in this
 design the three tasks have independent latent variables and task-specific SNP
 signs, so a single SNP vector follows the strongest task.
+
+Not yet met on this seed, marked ``xfail(strict=True)`` below with the observed
+numbers: the SNP-row AUC of MTS2CCA (0.819; the default sparsity trades SNP-row AUC
+against region-row AUC, see the note on the issue) and the medium-task comparison
+for MTSCCA against SCCA (0.233 vs 0.237, within the seed-to-seed spread).
 """
 
 import warnings
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from imaging_genetics.cca import MTGSCCA, MTS2CCA, MTSCCA, SCCA
 from imaging_genetics.inference.metrics import canonical_correlations, feature_selection_auc
@@ -48,15 +53,19 @@ def simulation():
     test = (X[N_TRAIN:], [Y[N_TRAIN:] for Y in Ys])
     fits = {}
     models = {
-        "MTS2CCA": MTS2CCA(sparsity_x=3.0, sparsity_y=1.0, **FIT),
+        "MTS2CCA": MTS2CCA(**FIT),
         "MTSCCA": MTSCCA(**FIT),
         "MTGSCCA": MTGSCCA(**FIT),
         "SCCA": SCCA(**FIT),
     }
-    with warnings.catch_warnings():
+    # module-scoped, so the autouse one-thread fixture is not active yet
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore")  # capped iterations
         for name, model in models.items():
-            model.fit(*train)
+            priors = {}
+            if name == "MTS2CCA":
+                priors = dict(x_adjacency=truth["x_adjacency"], y_adjacency=truth["y_adjacency"])
+            model.fit(*train, **priors)
             fits[name] = (model, canonical_correlations(model, *test))
     return truth, fits
 
@@ -69,16 +78,14 @@ def test_mts2cca_heldout_ccc_on_the_strong_task(simulation):
     assert model.canonical_correlations_[0] >= 0.65
 
 
+@pytest.mark.xfail(strict=True, reason="issue 3 criterion not yet met: MTS2CCA SNP-row AUC 0.819 < 0.9 on seed 0 "
+                   "at default penalties")
 def test_mts2cca_feature_selection_auc_snps(simulation):
     truth, fits = simulation
     model, _ = fits["MTS2CCA"]
     assert feature_selection_auc(model.x_weights_, truth["support_x"]) >= 0.9
 
 
-# Known gap, recorded rather than hidden: with these fixed penalties the region AUC of
-# MTS2CCA on this seed is 0.876 (0.90-0.99 on seeds 1-3). strict=True makes the test
-# fail as soon as the criterion is met, so the mark is removed with the fix.
-@pytest.mark.xfail(strict=True, reason="issue 3 criterion not yet met: MTS2CCA region AUC 0.876 < 0.9 on seed 0")
 def test_mts2cca_feature_selection_auc_regions(simulation):
     truth, fits = simulation
     model, _ = fits["MTS2CCA"]
@@ -87,11 +94,10 @@ def test_mts2cca_feature_selection_auc_regions(simulation):
 
 _NOT_YET = pytest.mark.xfail(
     strict=True, reason="issue 3 criterion not yet met on seed 0: medium-task held-out CCC "
-    "MTS2CCA 0.227, MTSCCA 0.233 vs SCCA 0.237 (MTGSCCA 0.357 passes)")
+    "MTSCCA 0.233 vs SCCA 0.237 (MTS2CCA 0.331 and MTGSCCA 0.357 pass)")
 
 
-@pytest.mark.parametrize("name", [pytest.param("MTS2CCA", marks=_NOT_YET),
-                                  pytest.param("MTSCCA", marks=_NOT_YET), "MTGSCCA"])
+@pytest.mark.parametrize("name", ["MTS2CCA", pytest.param("MTSCCA", marks=_NOT_YET), "MTGSCCA"])
 def test_multitask_models_beat_scca_on_the_medium_task(simulation, name):
     _, fits = simulation
     assert fits[name][1][1] > fits["SCCA"][1][1]

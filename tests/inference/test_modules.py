@@ -145,10 +145,16 @@ def test_grid_search_order_scoring_and_resume(tmp_path):
     # the unbounded settings are flagged (lambda=1 > 2 gamma2 with gamma2=1e-3)
     assert not table.loc[(table.cross_strength == 1.0) & (table.sparsity == 1e-3), "bounded"].any()
     assert table.loc[(table.sparsity == 10.0), "bounded"].all()
-    assert len(store.read_text().splitlines()) == 8
+    assert len(store.read_text().splitlines()) == 1 + 8  # header + one line per setting
     again = nmf_grid_search(Xs, cross_adjacency=A, estimator=est, param_grid=grid, store=store)
-    assert len(store.read_text().splitlines()) == 8  # nothing refitted
+    assert len(store.read_text().splitlines()) == 1 + 8  # nothing refitted
     np.testing.assert_allclose(again["reconstruction_error"], table["reconstruction_error"])
+    # a store written for other data (or other priors) is refused rather than reused
+    other = [X * 2.0 for X in Xs]
+    with pytest.raises(ValueError, match="another grid search"):
+        nmf_grid_search(other, cross_adjacency=A, estimator=est, param_grid=grid, store=store)
+    with pytest.raises(ValueError, match="another grid search"):
+        nmf_grid_search(Xs, cross_adjacency={(0, 1): A[(0, 1)] + 1.0}, estimator=est, param_grid=grid, store=store)
 
 
 def test_select_n_components_curves():

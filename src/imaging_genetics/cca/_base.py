@@ -41,14 +41,40 @@ from ._core import LinearSolver
 __all__ = ["BaseSparseCCA", "row_norms", "select_features"]
 
 
+#: Columns per chunk when standardising: temporaries stay near 32 MB whatever p is.
+_CHUNK_BYTES = 32 * 2**20
+
+
+def _column_chunks(n: int, p: int):
+    step = max(1, _CHUNK_BYTES // (8 * max(n, 1)))
+    return [(start, min(p, start + step)) for start in range(0, p, step)]
+
+
 def _standardize_fit(A: np.ndarray):
-    mean = A.mean(axis=0)
-    sd = A.std(axis=0)
+    """Column means, inverse standard deviations and non-constant mask, in column chunks."""
+    n, p = A.shape
+    mean, sd, top = np.empty(p), np.empty(p), np.empty(p)
+    for a, b in _column_chunks(n, p):
+        block = A[:, a:b]
+        mean[a:b] = block.mean(axis=0)
+        sd[a:b] = block.std(axis=0)
+        top[a:b] = np.abs(block).max(axis=0, initial=0.0)
     # Constant up to round-off relative to the column's own magnitude, so data in
     # small units (say 1e-12) are not mistaken for constant columns.
-    keep = sd > 1e-10 * np.abs(A).max(axis=0, initial=0.0)
+    keep = sd > 1e-10 * top
     scale = np.where(keep, 1.0 / np.where(keep, sd, 1.0), 0.0)
     return mean, scale, keep
+
+
+def _standardized(A: np.ndarray, mean, scale, keep) -> np.ndarray:
+    """``(A - mean)[:, keep] * scale[keep]`` built chunk by chunk (one output array)."""
+    cols = np.flatnonzero(keep)
+    out = np.empty((A.shape[0], cols.size))
+    for a, b in _column_chunks(A.shape[0], cols.size):
+        c = cols[a:b]
+        np.subtract(A[:, c], mean[c], out=out[:, a:b])
+        out[:, a:b] *= scale[c]
+    return out
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -257,7 +283,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             if not common.any():
                 raise ValueError("Ys: no region is non-constant in every modality")
             ykeep = [common.copy() for _ in ykeep]
-        Xs = (X - self.x_mean_)[:, xkeep] * self.x_scale_[xkeep]
+        Xs = _standardized(X, self.x_mean_, self.x_scale_, xkeep)
         Yss = [((Y - m)[:, kp] * s[kp]) for Y, m, s, kp in zip(Ys, self.y_means_, self.y_scales_, ykeep)]
 
         # Prior networks and groups (validated on the full shapes, then reduced).

@@ -49,13 +49,31 @@ def _root(
 def demo(
     out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder for report.html, results.json, tables and figures."),
     random_state: int = typer.Option(0, help="Seed of the simulated data and of every fit."),
-    n_jobs: int = typer.Option(1, help="Parallel workers for cross-validation and permutations."),
+    n_jobs: int = typer.Option(2, help="Parallel worker processes for cross-validation and permutations."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Run both studies (multi-task sparse CCA and joint NMF) on built-in simulated data and write a report."""
     from ..workflows.demo import DemoConfig, run_demo
 
     path = run_demo(out, DemoConfig(random_state=random_state, n_jobs=n_jobs), quiet=quiet)
+    typer.echo(f"report: {path}")
+
+
+@app.command("run")
+def run(
+    study: Path = typer.Argument(..., help="Study YAML file: inputs, preprocessing and analyses (see examples/study.yaml)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: <study>_results next to the YAML file]."),
+    random_state: int = typer.Option(0, help="Seed of folds, permutations and fits."),
+    n_jobs: int = typer.Option(1, help="Parallel worker processes for cross-validation, permutations and restarts."),
+    blas_threads: int = typer.Option(1, help="BLAS threads per process; 0 leaves the library default (many threads pay off only for large matrices)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Run the analyses a study YAML declares on PLINK files and tables; write the same report as the demo."""
+    from ..workflows.study import run_study
+
+    target = out if out is not None else study.with_name(f"{study.stem}_results")
+    path = run_study(study, target, n_jobs=n_jobs, random_state=random_state, quiet=quiet,
+                     blas_threads=blas_threads or None)
     typer.echo(f"report: {path}")
 
 

@@ -20,7 +20,7 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from .._validation import check_matrices
+from ._parallel import fingerprint
 from .modules import extract_modules, mean_overlap_rate, reconstruction_correlation
 
 __all__ = ["PAPER_GRID", "nmf_grid_search", "select_n_components"]
@@ -51,6 +52,28 @@ def _fit_kwargs(estimator, cross_adjacency, graphs) -> dict:
     if getattr(estimator, "_uses_graphs", False) and graphs is not None:
         kw["graphs"] = graphs
     return kw
+
+
+_STORE_HEADER = "__grid_search__"
+
+
+def _store_fingerprint(estimator, names, Xs, fit_kw) -> str:
+    """Fingerprint of what a grid store's results depend on (data, priors, fixed settings)."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in names}
+    arrays = list(Xs)
+    cross = fit_kw.get("cross_adjacency") or {}
+    for key in sorted(cross, key=repr):
+        arrays.append(_dense(cross[key]))
+    for graph in fit_kw.get("graphs") or []:
+        if graph is not None:
+            arrays.append(_dense(graph))
+    config = {"estimator": type(estimator).__name__, "params": params, "grid": names,
+              "cross_keys": [repr(k) for k in sorted(cross, key=repr)]}
+    return fingerprint(config, arrays)
+
+
+def _dense(a):
+    return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
 
 
 def _score(model, Xs) -> dict:
@@ -91,6 +114,8 @@ def nmf_grid_search(
     n_jobs: int | None = None,
     store: str | Path | None = None,
     verbose: int = 0,
+    batched: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Grid search over the penalty weights, scored by reconstruction error (paper §2.3).
 
@@ -112,6 +137,14 @@ def nmf_grid_search(
     store : path, optional
         JSON-lines file; each finished setting is appended as it completes and
         settings already in the file are not fitted again (resumable searches).
+    batched : bool, default=True
+        Fit the settings as stacks that share the data
+        (:func:`imaging_genetics.nmf.fit_settings`): one large matrix product per
+        step serves many settings. The numbers agree with one-at-a-time fits up to
+        round-off of the stacked products; False fits each setting separately.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each setting is recorded (and
+        written to ``store``).
 
     Returns
     -------
@@ -135,12 +168,18 @@ def nmf_grid_search(
 
     done: dict[int, dict] = {}
     store_path = Path(store) if store is not None else None
+    # Results are reusable only for the same data, priors and estimator; the store's
+    # first line records their fingerprint so a stale store is refused, not reused.
+    run_id = _store_fingerprint(estimator, names, Xs, fit_kw) if store_path is not None else None
+    if store_path is not None and store_path.exists() and store_path.stat().st_size == 0:
+        store_path.unlink()
     if store_path is not None and store_path.exists():
         raw = store_path.read_bytes()
         good = raw[: raw.rfind(b"\n") + 1]  # a killed run may leave a partial last line
         if len(good) < len(raw):
             with open(store_path, "r+b") as fh:
                 fh.truncate(len(good))
+        header_seen = False
         for line in good.decode("utf-8", errors="replace").splitlines():
             if line.strip():
                 try:
@@ -149,12 +188,29 @@ def nmf_grid_search(
                     continue
                 if not isinstance(rec, dict):
                     continue
+                if _STORE_HEADER in rec:
+                    if rec[_STORE_HEADER] != run_id:
+                        raise ValueError(
+                            f"store: {store_path} holds results of another grid search (different "
+                            "data, priors or estimator settings); remove the file or pass a new path"
+                        )
+                    header_seen = True
+                    continue
+                if not header_seen:
+                    raise ValueError(
+                        f"store: {store_path} has no header line naming the search it belongs to; "
+                        "remove the file or pass a new path"
+                    )
                 g = int(rec.get("group", 0))
                 if 0 < g <= len(settings) and all(
                     math.isclose(float(rec.get(p, math.nan)), settings[g - 1][p]) for p in names
                 ):
                     done[g] = rec
     todo = [g for g in range(1, len(settings) + 1) if g not in done]
+    if store_path is not None and not store_path.exists():
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+        with store_path.open("a") as fh:
+            fh.write(json.dumps({_STORE_HEADER: run_id}) + "\n")
 
     def record(group, row):
         rec = {"group": group, **settings[group - 1], **row}
@@ -164,14 +220,32 @@ def nmf_grid_search(
             with store_path.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
 
-    tasks = (delayed(_grid_task)(estimator, settings[g - 1], Xs, fit_kw) for g in todo)
-    if n_jobs in (None, 1) or len(todo) <= 1:
-        for g, task in zip(todo, tasks):
-            record(g, task[0](*task[1], **task[2]))
+    n_done = len(done)
+
+    def finished(group, row):
+        nonlocal n_done
+        record(group, row)
+        n_done += 1
+        if progress is not None:
+            progress(n_done, len(settings))
+
+    from ..nmf._base import JointNMFBase, fit_settings
+
+    if batched and isinstance(estimator, JointNMFBase) and todo:
+        # settings share the data: stacked like restarts, one large product per step
+        rows = fit_settings(estimator, [settings[g - 1] for g in todo], Xs, n_jobs=n_jobs,
+                            verbose=verbose, **fit_kw)
+        for i, row in rows:
+            finished(todo[i], row)
     else:
-        par = Parallel(n_jobs=n_jobs, return_as="generator", verbose=verbose)
-        for g, row in zip(todo, par(tasks)):
-            record(g, row)
+        tasks = (delayed(_grid_task)(estimator, settings[g - 1], Xs, fit_kw) for g in todo)
+        if n_jobs in (None, 1) or len(todo) <= 1:
+            for g, task in zip(todo, tasks):
+                finished(g, task[0](*task[1], **task[2]))
+        else:
+            par = Parallel(n_jobs=n_jobs, return_as="generator", verbose=verbose)
+            for g, row in zip(todo, par(tasks)):
+                finished(g, row)
     table = pd.DataFrame([done[g] for g in sorted(done)])
     table = table[["group", *names, "reconstruction_error", "relative_error", "objective", "n_iter", "bounded"]]
     table["rank"] = table["reconstruction_error"].rank(method="min").astype(int)

@@ -550,7 +550,13 @@ def fit_settings(estimator, settings: Sequence[Mapping[str, float]], Xs, *, cros
     if n_jobs in (None, 1) or len(batches) == 1:
         chunks = (t[0](*t[1], **t[2]) for t in tasks)
     else:
-        chunks = Parallel(n_jobs=n_jobs, return_as="generator", verbose=verbose)(tasks)
+        try:
+            chunks = Parallel(n_jobs=n_jobs, return_as="generator", verbose=verbose)(tasks)
+        except ValueError as exc:  # a joblib backend without generator support
+            if "does not support return_as" not in str(exc):
+                raise
+            tasks = (delayed(_settings_task)(prob, W0, H0s, b, R, *args) for b in batches)
+            chunks = Parallel(n_jobs=n_jobs, verbose=verbose)(tasks)
     for idx, rows in chunks:
         for i, row in zip(idx, rows):
             if row is None:

@@ -75,22 +75,14 @@ def _as_operator(M):
 def _right_multiply(H: np.ndarray, A, AT=None) -> np.ndarray:
     """Stacked ``H @ A``: H of shape (R, k, p), A of shape (p, q) -> (R, k, q).
 
-    A dense ``A`` multiplies all R*k rows in one product. A sparse ``A`` is applied
-    as ``(A^T @ H[r]^T)^T`` one restart at a time with ``A^T`` in CSR form (pass it
-    as ``AT`` when it is precomputed): the sparse kernel then streams rows of a
-    contiguous (p, k) operand that stays in cache, and it is never densified. The
-    result does not depend on how restarts are stacked (each output column is the
-    same sequence of operations).
+    All R*k rows are multiplied in one product, dense or sparse (a sparse ``A`` is
+    never densified; ``AT``, its transpose, is accepted for symmetry of the call
+    sites and not needed). For a sparse ``A`` every output entry is accumulated
+    over the nonzeros of one column of ``A`` in storage order, so the result does
+    not depend on how many restarts are stacked.
     """
     R, k, p = H.shape
-    if not sp.issparse(A):
-        return (H.reshape(R * k, p) @ A).reshape(R, k, A.shape[1])
-    if AT is None:
-        AT = A.T.tocsr()
-    out = np.empty((R, k, A.shape[1]))
-    for r in range(R):
-        np.copyto(out[r].T, AT @ np.ascontiguousarray(H[r].T))
-    return out
+    return np.asarray(H.reshape(R * k, p) @ A).reshape(R, k, A.shape[1])
 
 
 def _coef(c):

@@ -30,6 +30,7 @@ The output folder gets the same kind of report as the demo.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -38,12 +39,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ..base import atomic_write_bytes
 from ..io import load_study
 from ..io.study import read_study_spec
 from ..io.writers import write_table
 from ..report import Report, figures as figs
+from ._progress import Progress
 
 __all__ = ["run_study"]
 
@@ -101,7 +104,8 @@ def _cca_prior(views, genotype: str, imaging: list[str], snp_names: list[str]):
     return prior
 
 
-def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int) -> None:
+def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
+             progress: Progress) -> None:
     from .. import cca as cca_models
     from ..inference import cross_validate_cca, nested_cv, permutation_test
 
@@ -111,8 +115,9 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     prior = _cca_prior(views, spec.genotype, spec.imaging, snp_names)
     rep.section("Multi-task sparse CCA")
     rep.text(f"{X.shape[0]} samples; {X.shape[1]} SNPs ({spec.genotype}) against {', '.join(spec.imaging)}.")
-    summaries = []
+    summaries, traces = [], {}
     for name in spec.models:
+        progress.step(f"CCA: {name}")
         model = getattr(cca_models, name)(random_state=random_state)
         valid = set(model.get_params())
         params = {k: v for k, v in spec.params.items() if k in valid}
@@ -145,21 +150,33 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
             pos = info.set_index("snp").loc[snp_names]
             rep.figure(figs.manhattan(U, pos["chrom"], pos["pos"]), caption=f"{name}: SNP weights along the genome.")
         rep.figure(figs.weight_heatmap(U, column_labels=columns, title=f"{name} SNP weights"), caption=f"{name}: SNP weights.")
+        V = [np.ravel(v) for v in fitted.y_weights_]
+        if len({v.size for v in V}) == 1:
+            region_names = views.feature_names(spec.imaging[0]) if V[0].size == data[spec.imaging[0]].shape[1] else None
+            rep.figure(figs.weight_heatmap(np.column_stack(V), row_label="region", column_labels=list(spec.imaging),
+                                           title=f"{name} region weights"), caption=f"{name}: region weights per modality.")
+            rep.figure(figs.region_weight_bars(np.column_stack(V), region_names or [f"region{j + 1}" for j in range(V[0].size)],
+                                               modality_labels=list(spec.imaging), title=f"{name}: largest region weights"),
+                       caption=f"{name}: largest region weights per modality.")
+        traces[name] = fitted.objective_
         if spec.permutations:
             perm = permutation_test(model, X, Ys, n_permutations=spec.permutations, prior=prior,
                                     random_state=random_state, n_jobs=n_jobs)
             write_table(perm, out / f"cca_{name}_permutation.csv", index=False)
             rep.table(perm, caption=f"{name}: permutation p-values ({spec.permutations} permutations)")
+        progress.advance()
     cv_all = pd.concat(summaries, ignore_index=True)
     summary = cv_all.groupby(["method", "task"], sort=False)[["train_ccc", "test_ccc"]].agg(["mean", "std"]).round(4)
     summary.columns = [f"{a}_{b}" for a, b in summary.columns]
     summary = summary.reset_index()
     rep.table(summary, caption="Canonical correlations per method and task (mean, SD over outer folds)")
     rep.figure(figs.ccc_bars(cv_all), caption="Training and held-out canonical correlations.")
+    rep.figure(figs.objective_traces(traces, log=True), caption="Objective per iteration of each model's fit on all samples.")
     results["cca"] = {"summary": summary.to_dict(orient="records")}
 
 
-def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int) -> None:
+def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
+             progress: Progress) -> None:
     from .. import nmf as nmf_models
     from ..inference import extract_modules, module_significance
     from ..preprocessing import NonnegativeScaler
@@ -184,6 +201,7 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
              "each min–max scaled to [0, 1].")
     rows = []
     for name in spec.models:
+        progress.step(f"NMF: {name}")
         model = getattr(nmf_models, name)(n_components=spec.n_components, n_restarts=spec.n_restarts,
                                           random_state=random_state, n_jobs=n_jobs)
         valid = set(model.get_params())
@@ -204,13 +222,45 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
             memberships[n] = M
         rep.figure(figs.module_membership_heatmap(memberships, title=f"{name} co-modules"), caption=f"{name}: co-module membership.")
         rep.figure(figs.objective_traces({name: model.objective_}, log=True), caption=f"{name}: objective per iteration.")
+        _module_pairs(name, modules, [r for r in rows if r["model"] == name], names, Xs, data, out, rep)
+        progress.advance()
     table = pd.DataFrame(rows)
     write_table(table, out / "nmf_modules.csv", index=False)
     rep.table(table[[c for c in table.columns if not c.startswith("members_")]], caption="Co-modules and permutation p-values")
     results["nmf"] = {"modules": table.drop(columns=[c for c in table.columns if c.startswith("members_")]).to_dict(orient="records")}
 
 
-def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, random_state: int = 0) -> Path:
+def _module_pairs(model_name, modules, rows, names, Xs, data, out: Path, rep: Report) -> None:
+    """Top cross-modality pairs of the most significant module (the JCB-SNMF paper's Table 5, Fig. 12)."""
+    from ..biology import pair_heatmap, top_pairs
+
+    if not modules or len(names) < 2:
+        return
+    # The most significant module among those with members in the first modality and another one.
+    usable = [k for k, m in enumerate(modules) if len(m[0]) and any(len(m[I]) for I in range(1, len(names)))]
+    if not usable:
+        return
+    p_values = np.array([rows[k]["p_value"] if k < len(rows) else np.nan for k in usable], dtype=float)
+    best = usable[int(np.argmin(np.where(np.isfinite(p_values), p_values, np.inf)))]
+    module = modules[best]
+    first = names[0]
+    for I in range(1, len(names)):
+        a, b = names[I], first
+        if len(module[I]) == 0 or len(module[0]) == 0:
+            continue
+        labels_a, labels_b = [str(c) for c in data[a].columns], [str(c) for c in data[b].columns]
+        table = top_pairs(Xs[I], Xs[0], module[I], module[0], names=(a, b), top=10, labels_a=labels_a, labels_b=labels_b)
+        if not len(table):
+            continue
+        write_table(table, out / f"nmf_{model_name}_module{best + 1}_{a}_{b}_pairs.csv", index=False)
+        rep.figure(pair_heatmap(Xs[I], Xs[0], module[I], module[0], names=(a, b), top=len(table), labels_a=labels_a,
+                                labels_b=labels_b, title=f"{model_name} module {best + 1}: {a}–{b} correlations"),
+                   caption=f"{model_name}, module {best + 1}: {a}–{b} correlations among the top pairs' features.")
+        rep.table(table, caption=f"{model_name}, module {best + 1}: strongest {a}–{b} pairs (FDR over all pairs tested)")
+
+
+def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, random_state: int = 0,
+              quiet: bool = True, blas_threads: int | None = 1) -> Path:
     """Run the analyses a study YAML declares; write tables, models, figures and a report.
 
     Parameters
@@ -223,6 +273,12 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
         Parallel workers for cross-validation, permutations and restarts.
     random_state : int
         Seed of every random choice.
+    quiet : bool
+        No progress display (the default for calls from Python).
+    blas_threads : int or None
+        BLAS threads per process during the run. The default 1 suits the many small
+        fits of cross-validation and permutations (threads competing for the same
+        cores slow them down many times over); None leaves the library default.
 
     Returns
     -------
@@ -240,8 +296,13 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    n_steps = 1 + (len(spec.analyses.cca.models) if spec.analyses.cca is not None else 0) \
+        + (len(spec.analyses.nmf.models) if spec.analyses.nmf is not None else 0)
+    progress = Progress(total=n_steps, quiet=quiet)
+    progress.step("reading and preprocessing the data")
     views = load_study(study_yaml)
     data = _preprocess(views, spec.preprocessing)
+    progress.advance()
     rep = Report(f"imaging-genetics study: {Path(study_yaml).name}", figure_dir=out / "figures")
     rep.section("Data")
     rep.table(views.alignment_report, caption="Sample alignment across the input files")
@@ -249,10 +310,16 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
                             "features_after_preprocessing": [d.shape[1] for d in data.values()],
                             "features_in_file": [views[n].shape[1] for n in data]}), caption="Modalities")
     results: dict[str, Any] = {"study": str(study_yaml), "n_samples": views.n_samples}
-    if spec.analyses.cca is not None:
-        _run_cca(views, data, spec.analyses.cca, out, rep, results, n_jobs, random_state)
-    if spec.analyses.nmf is not None:
-        _run_nmf(views, data, spec.analyses.nmf, out, rep, results, n_jobs, random_state)
+    limits = threadpool_limits(limits=blas_threads) if blas_threads is not None else contextlib.nullcontext()
+    with limits:
+        try:
+            if spec.analyses.cca is not None:
+                _run_cca(views, data, spec.analyses.cca, out, rep, results, n_jobs, random_state, progress)
+            if spec.analyses.nmf is not None:
+                _run_nmf(views, data, spec.analyses.nmf, out, rep, results, n_jobs, random_state, progress)
+        finally:
+            progress.close()
+    results["step_seconds"] = progress.timings
     results["seconds"] = time.perf_counter() - t0
     results["figures"] = [str(p.relative_to(out)) for p in rep.figure_files]
     document = json.dumps(results, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)).encode()
