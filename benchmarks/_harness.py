@@ -58,8 +58,11 @@ def _child(conn, fn, args, kwargs):
         conn.close()
 
 
-def run_isolated(fn: Callable, *args, **kwargs) -> tuple[Any, float, int]:
+def run_isolated(fn: Callable, *args, timeout: float | None = None, **kwargs) -> tuple[Any, float, int]:
     """Run ``fn(*args, **kwargs)`` in a fresh process.
+
+    ``timeout`` (seconds): a child still running then is terminated and
+    :class:`TimeoutError` raised, so one runaway target cannot stall the run.
 
     Returns
     -------
@@ -72,6 +75,10 @@ def run_isolated(fn: Callable, *args, **kwargs) -> tuple[Any, float, int]:
     proc = ctx.Process(target=_child, args=(child, fn, args, kwargs))
     proc.start()
     child.close()
+    if timeout is not None and not parent.poll(timeout):
+        proc.terminate()
+        proc.join()
+        raise TimeoutError(f"benchmark child did not finish within {timeout:.0f} s")
     status, value, seconds, peak = parent.recv()
     proc.join()
     if status != "ok":

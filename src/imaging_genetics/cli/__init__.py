@@ -62,7 +62,7 @@ def demo(
 @app.command("run")
 def run(
     study: Path = typer.Argument(..., help="Study YAML file: inputs, preprocessing and analyses (see examples/study.yaml)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: <study>_results next to the YAML file]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: STUDY_results next to the YAML file)."),
     random_state: int = typer.Option(0, help="Seed of folds, permutations and fits."),
     n_jobs: int = typer.Option(1, help="Parallel worker processes for cross-validation, permutations and restarts."),
     blas_threads: int = typer.Option(1, help="BLAS threads per process; 0 leaves the library default (many threads pay off only for large matrices)."),

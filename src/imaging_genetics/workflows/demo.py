@@ -270,7 +270,13 @@ def _nmf_study(cfg: DemoConfig, out: Path, rep: Report, results: dict, progress:
     for name, model in models.items():
         progress.step(f"NMF: fitting {name}")
         t0 = time.perf_counter()
-        model.fit(scaled, cross_adjacency=truth["cross_adjacency"], graphs=truth["graphs"])
+        # each model gets the prior information its objective has a term for
+        kw = {"cross_adjacency": truth["cross_adjacency"], "graphs": truth["graphs"]}
+        if name == "JSNMNMF":
+            kw.pop("graphs")
+        elif name == "JNMF":
+            kw = {}
+        model.fit(scaled, **kw)
         seconds = time.perf_counter() - t0
         modules = extract_modules(model, threshold=2.0)
         jac = best_match_jaccard(modules, truth["modules"])
