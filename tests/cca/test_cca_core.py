@@ -105,9 +105,56 @@ def test_cg_warm_start_uses_fewer_iterations():
 
 
 def test_auto_switches_on_dimension():
-    Z = np.ones((5, 10))
+    Z = np.ones((8, 10))
     assert LinearSolver([Z], method="auto", dense_max=20).method == "dense"
     assert LinearSolver([Z], method="auto", dense_max=5).method == "cg"
+    # fewer samples than half the features: the n x n capacitance solve
+    assert LinearSolver([np.ones((5, 10))], method="auto").method == "woodbury"
+    # several blocks (the stacked imaging layout) keep the block solvers
+    assert LinearSolver([np.ones((5, 10))] * 2, method="auto").method == "dense"
+
+
+def _wide_problem(n=30, m=90, r=3, seed=5, graph=True):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, m))
+    H = sp.diags(rng.uniform(0.05, 2.0, m))
+    if graph:
+        H = H + 0.4 * _random_laplacian(m, seed)
+    return Z, sp.csr_matrix(H), rng.standard_normal((m, r))
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_woodbury_equals_dense_and_never_forms_the_gram(monkeypatch, graph):
+    Z, H, B = _wide_problem(graph=graph)
+    dense = LinearSolver([Z], 3.0, method="dense").solve(H, B)
+    wb = LinearSolver([Z], 3.0, method="woodbury")
+    monkeypatch.setattr(LinearSolver, "_dense_gram", lambda self: pytest.fail("p x p formed"))
+    monkeypatch.setattr(LinearSolver, "_solve_cg", lambda self, H, B: pytest.fail("fell back"))
+    sol = wb.solve(H, B)
+    np.testing.assert_allclose(sol, dense, rtol=1e-9, atol=1e-11 * np.abs(dense).max())
+    A = 3.0 * Z.T @ Z / Z.shape[0] + H.toarray()
+    np.testing.assert_allclose(A @ sol, B, atol=1e-9)
+
+
+def test_woodbury_falls_back_when_the_penalty_is_too_small():
+    # H^-1 would amplify rounding by ~1e12: the solve must go to Cholesky instead
+    Z, _, B = _wide_problem(graph=False)
+    H = sp.diags(np.full(Z.shape[1], 1e-12))
+    solver = LinearSolver([Z], 1.0, method="woodbury")
+    called = []
+    original = LinearSolver._solve_dense
+
+    def spy(self, H, B):
+        called.append(True)
+        return original(self, H, B)
+
+    LinearSolver._solve_dense = spy
+    try:
+        sol = solver.solve(H, B)
+    finally:
+        LinearSolver._solve_dense = original
+    assert called
+    np.testing.assert_array_equal(sol, LinearSolver([Z], 1.0, method="dense").solve(H, B))
 
 
 def test_stacked_blocks_match_block_diagonal_dense():

@@ -241,13 +241,14 @@ def test_cg_and_dense_give_the_same_weights():
     adj = sp.diags([np.ones(199), np.ones(199)], [-1, 1], format="csr")
     kw = dict(tol=1e-9, max_iter=5000)
     fits = {}
-    for solver in ("dense", "cg"):
+    for solver in ("dense", "cg", "woodbury"):
         fits[solver] = MTS2CCA(0.1, 0.1, 0.1, 0.1, solver=solver, **kw).fit(
             X, Ys, x_adjacency=adj)
-    d, c = fits["dense"], fits["cg"]
-    np.testing.assert_allclose(c.x_weights_, d.x_weights_, atol=1e-6 * np.abs(d.x_weights_).max())
-    for a, b in zip(c.y_weights_, d.y_weights_):
-        np.testing.assert_allclose(a, b, atol=1e-6 * np.abs(b).max())
+    d = fits["dense"]
+    for c in (fits["cg"], fits["woodbury"]):
+        np.testing.assert_allclose(c.x_weights_, d.x_weights_, atol=1e-6 * np.abs(d.x_weights_).max())
+        for a, b in zip(c.y_weights_, d.y_weights_):
+            np.testing.assert_allclose(a, b, atol=1e-6 * np.abs(b).max())
 
 
 # -------------------------------------------------------------------- deflation

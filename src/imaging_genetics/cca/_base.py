@@ -186,8 +186,8 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         tol = check_penalty(self.tol, "tol")
         if tol <= 0:
             raise ValueError(f"tol must be > 0, got {self.tol!r}")
-        if self.solver not in ("auto", "dense", "cg"):
-            raise ValueError(f"solver must be 'auto', 'dense' or 'cg', got {self.solver!r}")
+        if self.solver not in ("auto", "dense", "cg", "woodbury"):
+            raise ValueError(f"solver must be 'auto', 'dense', 'cg' or 'woodbury', got {self.solver!r}")
         if self.init not in ("svd", "random"):
             raise ValueError(f"init must be 'svd' or 'random', got {self.init!r}")
 

@@ -27,10 +27,13 @@ _COMMON_DOC = """
     tol : float, default 1e-5
         Stop when the relative change of both weight blocks and of the objective
         falls below ``tol`` (spec decision 2).
-    solver : {"auto", "dense", "cg"}, default "auto"
-        Linear systems: dense Cholesky, or matrix-free preconditioned conjugate
+    solver : {"auto", "dense", "cg", "woodbury"}, default "auto"
+        Linear systems: dense Cholesky, matrix-free preconditioned conjugate
         gradients (products X'(Xu), sparse Laplacians, warm starts; no p x p
-        matrix). "auto" uses Cholesky up to 2000 unknowns.
+        matrix), or the Woodbury identity through an n x n system when there are
+        fewer samples than SNPs (O(n^2 p) per solve; no p x p matrix). "auto" uses
+        Woodbury for the SNP block when n <= p / 2, otherwise Cholesky up to 2000
+        unknowns and conjugate gradients above.
     init : {"svd", "random"}, default "svd"
         Starting imaging weights: leading singular vectors of X'Y_k (power
         iterations from a vector of ones; deterministic) or Gaussian draws.
