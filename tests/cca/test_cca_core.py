@@ -108,10 +108,11 @@ def test_auto_switches_on_dimension():
     Z = np.ones((8, 10))
     assert LinearSolver([Z], method="auto", dense_max=20).method == "dense"
     assert LinearSolver([Z], method="auto", dense_max=5).method == "cg"
-    # fewer samples than half the features: the n x n capacitance solve
-    assert LinearSolver([np.ones((5, 10))], method="auto").method == "woodbury"
+    # at most a quarter as many samples as features: the n x n capacitance solve
+    assert LinearSolver([np.ones((5, 20))], method="auto").method == "woodbury"
+    assert LinearSolver([np.ones((6, 20))], method="auto").method == "dense"
     # several blocks (the stacked imaging layout) keep the block solvers
-    assert LinearSolver([np.ones((5, 10))] * 2, method="auto").method == "dense"
+    assert LinearSolver([np.ones((5, 20))] * 2, method="auto").method == "dense"
 
 
 def _wide_problem(n=30, m=90, r=3, seed=5, graph=True):

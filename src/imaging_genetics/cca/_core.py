@@ -342,8 +342,8 @@ class LinearSolver:
         return W[:, 0] if squeeze else W
 
     def _woodbury_pays(self) -> bool:
-        """One data matrix, n well below p, and the n x p work array of modest size."""
-        return (len(self.Zs) == 1 and 2 * self.n <= self.dim
+        """One data matrix, n at most p / 4, and the n x p work array of modest size."""
+        return (len(self.Zs) == 1 and 4 * self.n <= self.dim
                 and self.n * self.dim * 8 <= WOODBURY_MAX_BYTES)
 
     def _solve_woodbury(self, H, B):
