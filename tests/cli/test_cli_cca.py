@@ -92,3 +92,14 @@ def test_registered_under_the_root_command(tmp_path):
     assert res.exit_code == 0, (res.output, res.exception)
     c = pd.read_csv(tmp_path / "correlations.csv")
     assert len(c) == 3 and np.isfinite(c.select_dtypes("number").to_numpy()).all()
+
+
+@pytest.mark.parametrize("cmd", ["fit", "cv", "permute", "stability"])
+def test_bad_param_is_reported_before_any_data_is_read(tmp_path, cmd):
+    # the --x table does not exist: the --param error must come first, so a typo
+    # costs nothing even when loading or simulating the data would take long
+    res = runner.invoke(app, [cmd, "--out", str(tmp_path / "o"), "--x", str(tmp_path / "none.csv"),
+                              "--y", str(tmp_path / "none_y.csv"), "--param", "nope=1"])
+    assert res.exit_code != 0
+    assert "nope" in str(res.exception) + res.output
+    assert "none.csv" not in str(res.exception) + res.output

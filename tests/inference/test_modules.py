@@ -187,3 +187,17 @@ def test_random_feature_null_and_reproducibility():
     a = [[np.array([0, 1, 2])], [np.array([5, 6])]]
     b = [[np.array([5, 6, 7])], [np.array([0, 1, 2])]]  # same modules, other order
     np.testing.assert_allclose(module_reproducibility(a, b), [1.0])
+
+
+def test_grid_store_fingerprint_hashes_sparse_priors_without_densifying(monkeypatch):
+    import scipy.sparse as sp
+
+    from imaging_genetics.inference._parallel import fingerprint
+
+    A = sp.random(50, 50, density=0.1, random_state=0, format="csr")
+    monkeypatch.setattr(sp.csr_matrix, "toarray", lambda self, *a, **k: pytest.fail("densified"))
+    same = fingerprint({}, [A.tocoo()])  # another layout of the same matrix
+    assert fingerprint({}, [A]) == same
+    B = A.copy()
+    B.data[0] += 1e-9
+    assert fingerprint({}, [B]) != same

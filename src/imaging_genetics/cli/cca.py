@@ -282,8 +282,9 @@ def fit_cmd(
     from ..inference.metrics import first_component, timed_fit
     from ..report.figures import region_weight_bars, roc_curves, weight_heatmap
 
-    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
+    # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
+    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     rec = timed_fit(est, data.X, data.Ys)
     W, Vs = first_component(est)
@@ -327,13 +328,14 @@ def cv_cmd(
     from ..inference import nested_cv
     from ..report.figures import ccc_bars, roc_curves, weight_heatmap
 
-    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
+    # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
     g = _parse_grid(grid)
     valid = est.get_params()
     bad = sorted(set(g) - set(valid))
     if bad:
         raise typer.BadParameter(f"--grid: {_CLASS[model.value]} has no parameter(s) {bad}")
+    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     res = nested_cv(est, data.X, data.Ys, g or None, outer_cv=outer, inner_cv=inner, random_state=random_state,
                     n_jobs=n_jobs, prior="correlation" if prior else None, results_path=out / "cv_tasks.jsonl",
@@ -382,8 +384,9 @@ def permute_cmd(
 
     if statistic not in ("heldout", "insample"):
         raise typer.BadParameter(f"--statistic must be heldout or insample, got {statistic!r}")
-    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
+    # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
+    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     t = permutation_test(est, data.X, data.Ys, n_permutations=n_permutations, statistic=statistic, cv=cv,
                          prior="correlation" if prior else None, random_state=random_state, n_jobs=n_jobs,
@@ -424,8 +427,9 @@ def stability_cmd(
     from ..inference import stability_selection
     from ..report.figures import region_weight_bars
 
-    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
+    # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
+    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     res = stability_selection(est, data.X, data.Ys, n_subsamples=n_subsamples, fraction=fraction, threshold=threshold,
                               top_k=top_k, prior="correlation" if prior else None, random_state=random_state,

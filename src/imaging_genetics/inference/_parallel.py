@@ -134,6 +134,17 @@ def decode(value: Any) -> Any:
 def _hash_array(h: "hashlib._Hash", a: Any) -> None:
     if hasattr(a, "to_numpy"):
         a = a.to_numpy()
+    if hasattr(a, "tocsr"):
+        # a sparse prior network: hash its canonical CSR parts, never a dense copy
+        # (a dense p x p graph of a genome-wide SNP set would not fit in memory)
+        a = a.tocsr(copy=True)
+        a.sum_duplicates()
+        a.sort_indices()
+        h.update(b"csr" + str(a.shape).encode())
+        for part in (a.indptr, a.indices):
+            h.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(a.data, dtype=np.float64).tobytes())
+        return
     arr = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
     h.update(str(arr.shape).encode())
     h.update(arr.tobytes())

@@ -63,17 +63,13 @@ def _store_fingerprint(estimator, names, Xs, fit_kw) -> str:
     arrays = list(Xs)
     cross = fit_kw.get("cross_adjacency") or {}
     for key in sorted(cross, key=repr):
-        arrays.append(_dense(cross[key]))
+        arrays.append(cross[key])
     for graph in fit_kw.get("graphs") or []:
         if graph is not None:
-            arrays.append(_dense(graph))
+            arrays.append(graph)
     config = {"estimator": type(estimator).__name__, "params": params, "grid": names,
               "cross_keys": [repr(k) for k in sorted(cross, key=repr)]}
     return fingerprint(config, arrays)
-
-
-def _dense(a):
-    return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
 
 
 def _score(model, Xs) -> dict:
