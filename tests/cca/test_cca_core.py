@@ -104,6 +104,32 @@ def test_cg_warm_start_uses_fewer_iterations():
     assert s.cg_iterations - first < first
 
 
+def test_cg_from_a_start_tracks_the_image_and_never_raises_the_quadratic():
+    Z, H, B = _spd_problem(seed=2)
+    A = 1.5 * Z.T @ Z / Z.shape[0] + H.toarray()
+
+    def quad(W):  # the energy CG minimises, per column
+        return 0.5 * np.einsum("ij,ij->j", W, A @ W) - np.einsum("ij,ij->j", B, W)
+
+    exact = np.linalg.solve(A, B)
+    start = exact + 0.3 * RNG.standard_normal(exact.shape)
+    s = LinearSolver([Z], 1.5, method="cg")
+    # a loose solve: few iterations, yet never above the start's energy
+    loose = s.solve(H, B, x0=start, rtol=1e-1, x0_image=Z @ start)
+    assert s.last_rtol == pytest.approx(1e-1)
+    assert np.all(quad(loose) <= quad(start) + 1e-12)
+    # the image Z @ W is carried through the iterations, not recomputed
+    np.testing.assert_allclose(s.last_image, Z @ loose, rtol=1e-10, atol=1e-12)
+    tight = s.solve(H, B, x0=loose, x0_image=s.last_image)
+    np.testing.assert_allclose(tight, exact, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(s.last_image, Z @ tight, rtol=1e-10, atol=1e-12)
+    assert s.last_rtol == s.cg_tol
+    # direct solves are exact and report no image
+    d = LinearSolver([Z], 1.5, method="dense")
+    d.solve(H, B, x0=start, rtol=1e-1)
+    assert d.last_rtol == 0.0 and d.last_image is None
+
+
 def test_auto_switches_on_dimension():
     Z = np.ones((8, 10))
     assert LinearSolver([Z], method="auto", dense_max=20).method == "dense"

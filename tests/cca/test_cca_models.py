@@ -251,6 +251,24 @@ def test_cg_and_dense_give_the_same_weights():
             np.testing.assert_allclose(a, b, atol=1e-6 * np.abs(b).max())
 
 
+@pytest.mark.parametrize("cls", [MTS2CCA, SCCA])
+def test_copy_false_standardises_in_place_with_the_same_fit(cls, small_data):
+    X, Ys = small_data
+    ref = cls(solver="cg").fit(X, Ys)
+    Xw = X.copy()
+    m = cls(solver="cg", copy=False).fit(Xw, Ys)
+    np.testing.assert_array_equal(m.x_weights_, ref.x_weights_)
+    # the caller's array now holds the standardised data
+    np.testing.assert_allclose(Xw, (X - X.mean(axis=0)) / X.std(axis=0), atol=1e-12)
+    # a read-only array is never written: the fit copies instead
+    Xr = X.copy()
+    Xr.flags.writeable = False
+    np.testing.assert_array_equal(cls(copy=False, solver="cg").fit(Xr, Ys).x_weights_, ref.x_weights_)
+    np.testing.assert_array_equal(Xr, X)
+    with pytest.raises(TypeError, match="copy"):
+        cls(copy="no").fit(X, Ys)
+
+
 # -------------------------------------------------------------------- deflation
 
 

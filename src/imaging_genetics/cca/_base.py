@@ -36,7 +36,7 @@ from .._validation import (
     check_same_samples,
 )
 from ..base import PersistenceMixin
-from ._core import LinearSolver
+from ._core import INEXACT_FACTOR, INEXACT_MAX_RTOL, LinearSolver
 
 __all__ = ["BaseSparseCCA", "row_norms", "select_features"]
 
@@ -75,6 +75,14 @@ def _standardized(A: np.ndarray, mean, scale, keep) -> np.ndarray:
         np.subtract(A[:, c], mean[c], out=out[:, a:b])
         out[:, a:b] *= scale[c]
     return out
+
+
+def _standardize_inplace(A: np.ndarray, mean, scale) -> np.ndarray:
+    """``(A - mean) * scale`` written over A, chunk by chunk (``copy=False``)."""
+    for a, b in _column_chunks(*A.shape):
+        A[:, a:b] -= mean[a:b]
+        A[:, a:b] *= scale[a:b]
+    return A
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -190,6 +198,8 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             raise ValueError(f"solver must be 'auto', 'dense', 'cg' or 'woodbury', got {self.solver!r}")
         if self.init not in ("svd", "random"):
             raise ValueError(f"init must be 'svd' or 'random', got {self.init!r}")
+        if not isinstance(self.copy, (bool, np.bool_)):
+            raise TypeError(f"copy must be True or False, got {self.copy!r}")
 
     @staticmethod
     def _check_Ys(Ys, min_samples: int = 2) -> list[np.ndarray]:
@@ -244,6 +254,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             NaN/inf, negative penalties, adjacency of wrong shape or not symmetric.
         """
         self._validate_params()
+        X_in = X
         X = _check_real(X, "X")
         Ys = self._check_Ys(Ys)
         check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
@@ -283,7 +294,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             if not common.any():
                 raise ValueError("Ys: no region is non-constant in every modality")
             ykeep = [common.copy() for _ in ykeep]
-        Xs = _standardized(X, self.x_mean_, self.x_scale_, xkeep)
+        if not self.copy and xkeep.all() and X is X_in and X.flags.writeable:
+            Xs = _standardize_inplace(X, self.x_mean_, self.x_scale_)
+        else:
+            Xs = _standardized(X, self.x_mean_, self.x_scale_, xkeep)
         Yss = [((Y - m)[:, kp] * s[kp]) for Y, m, s, kp in zip(Ys, self.y_means_, self.y_scales_, ykeep)]
 
         # Prior networks and groups (validated on the full shapes, then reduced).
@@ -424,49 +438,75 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                 raise TypeError(f"random_state must be None or a nonnegative int, got "
                                 f"{self.random_state!r}") from exc
             return [rng.standard_normal(Y.shape[1]) for Y in Ys]
-        V = []
-        for Y in Ys:
-            v = np.ones(Y.shape[1])
-            for _ in range(30):
-                v_new = Y.T @ (X @ (X.T @ (Y @ v)))
+        # All tasks at once: two passes over X per power iteration, whatever K is.
+        V = [np.ones(Y.shape[1]) / np.sqrt(Y.shape[1]) for Y in Ys]
+        active = np.ones(len(Ys), dtype=bool)
+        for _ in range(30):
+            idx = np.flatnonzero(active)
+            if idx.size == 0:
+                break
+            T = np.column_stack([Ys[k] @ V[k] for k in idx])
+            XXT = X @ (X.T @ T)
+            for j, k in enumerate(idx):
+                v_new = Ys[k].T @ XXT[:, j]
                 nrm = np.linalg.norm(v_new)
                 if nrm <= EPS:
-                    break
-                v = v_new / nrm
-            V.append(v)
+                    active[k] = False
+                    continue
+                v_new /= nrm
+                # converged to round-off: further passes over X change nothing
+                if np.linalg.norm(v_new - V[k]) <= 1e-12:
+                    active[k] = False
+                V[k] = v_new
         return V
 
     @staticmethod
     def _scale(Z, w):
-        s = np.sqrt((Z @ w) @ (Z @ w) / Z.shape[0])
+        t = Z @ w
+        s = np.sqrt(t @ t / Z.shape[0])
         return w / s if s > EPS else w * 0.0
 
+    @staticmethod
+    def _unit_variance_factors(T: np.ndarray) -> np.ndarray:
+        """``1 / sd`` of every column of the variates T (n, r), 0 for a null column."""
+        s = np.sqrt((T * T).sum(axis=0) / T.shape[0])
+        return np.where(s > EPS, 1.0 / np.where(s > EPS, s, 1.0), 0.0)
+
     def _loss(self, X, Ys, U, V):
-        n = X.shape[0]
+        return self._loss_from(X @ U, [Y @ v for Y, v in zip(Ys, V)])
+
+    def _loss_from(self, XU, YV):
+        """``sum_k ||X u_k - Y_k v_k||^2 / n`` from the variates XU (n, Kx) and Y_k v_k."""
+        n = XU.shape[0]
         tot = 0.0
-        for j, (Y, v) in enumerate(zip(Ys, V)):
-            r = X @ U[:, 0 if self._shared_u else j] - Y @ v
+        for j, t in enumerate(YV):
+            r = XU[:, 0 if self._shared_u else j] - t
             tot += r @ r / n
         return tot
 
-    def _x_rhs(self, X, Ys, V):
-        n = X.shape[0]
-        B = np.column_stack([X.T @ (Y @ v) / n for Y, v in zip(Ys, V)])
+    def _x_rhs(self, X, YV):
+        """``X' Y_k v_k / n`` for every task (p, Kx): one pass over X for all tasks."""
+        B = X.T @ (np.column_stack(YV) / X.shape[0])
         return B.sum(axis=1, keepdims=True) if self._shared_u else B
 
-    def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver):
-        """Imaging block: one stacked reweighted system, then unit-variance scaling."""
+    def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver, XU):
+        """Imaging block: one stacked reweighted system, then unit-variance scaling.
+
+        ``XU`` (n, Kx) holds the SNP variates ``X U``, so X is not read again here.
+        """
         n = X.shape[0]
         H = _sum_hessians(yterms, V, stacked=True, dim=ysolver.dim)
-        b = np.concatenate([Y.T @ (X @ U[:, 0 if self._shared_u else j]) / n
+        b = np.concatenate([Y.T @ XU[:, 0 if self._shared_u else j] / n
                             for j, Y in enumerate(Ys)])
-        before = self._loss(X, Ys, U, V) + sum(t.surrogate(V, V) for t in yterms)
+        before = (self._loss_from(XU, [Y @ v for Y, v in zip(Ys, V)])
+                  + sum(t.surrogate(V, V) for t in yterms))
         sol = ysolver.solve(H, b)
         Vn, start = [], 0
         for Y in Ys:
             Vn.append(sol[start:start + Y.shape[1]])
             start += Y.shape[1]
-        after = self._loss(X, Ys, U, Vn) + sum(t.surrogate(Vn, V) for t in yterms)
+        after = (self._loss_from(XU, [Y @ v for Y, v in zip(Ys, Vn)])
+                 + sum(t.surrogate(Vn, V) for t in yterms))
         return self._scale_y(Ys, Vn), before, after
 
     def _scale_y(self, Ys, Vn):
@@ -477,6 +517,15 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         return LinearSolver(Ys, 1.0, method=self.solver)
 
     def _alternate(self, ctx: _Context, tasks: list[int]):
+        """Alternate the SNP and imaging block updates of the tasks ``tasks`` to convergence.
+
+        The variates ``X U`` and ``Y_k v_k`` are carried from step to step, so one
+        iteration reads X twice (``X' Y V`` and ``X U``) plus the products of the
+        linear solve. With conjugate gradients the SNP system is solved to a relative
+        residual that follows the progress of the outer loop (there is no use in
+        solving to 1e-11 while the weights still move by 1e-2); convergence is only
+        declared after an iteration with full-accuracy solves.
+        """
         X = ctx.X
         Ys = [ctx.Ys[k] for k in tasks]
         xterms = [t for t in self._x_terms(ctx) if t.coef > 0]
@@ -485,30 +534,34 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         xsolver = LinearSolver([X], self._x_alpha(len(tasks)), method=self.solver)
         ysolver = self._y_solver(ctx, Ys)
         V = [self._scale(Y, v) for Y, v in zip(Ys, self._init_v(X, Ys, tasks))]
+        YV = [Y @ v for Y, v in zip(Ys, V)]
+        # First pass: no weights yet for the reweighting; use unit weights.
         U = None
+        U_old = np.full((X.shape[1], Kx), 1.0 / np.sqrt(X.shape[1]))
+        XU_old = X @ U_old
         trace, sur = [], []
         prev_obj = None
         converged = False
+        change = 1.0
         it = 0
         for it in range(1, self.max_iter + 1):
             # ---- SNP block: one matrix for every task (shared layout).
-            B = self._x_rhs(X, Ys, V)
-            if U is None:
-                # First pass: no weights yet for the reweighting; use unit weights.
-                U_old = np.ones((X.shape[1], Kx)) / np.sqrt(X.shape[1])
-            else:
-                U_old = U
+            B = self._x_rhs(X, YV)
             ucols_old = [U_old[:, j] for j in range(Kx)]
             H = _sum_hessians(xterms, ucols_old, stacked=False, dim=X.shape[1])
-            Un = xsolver.solve(H, B)
+            rtol = max(xsolver.cg_tol, min(INEXACT_MAX_RTOL, INEXACT_FACTOR * change))
+            Un = xsolver.solve(H, B, x0=None if U is None else U_old, rtol=rtol, x0_image=XU_old)
+            XUn = xsolver.last_image if xsolver.last_image is not None else X @ Un
             ucols = [Un[:, j] for j in range(Kx)]
-            sb = self._loss(X, Ys, U_old, V) + sum(t.surrogate(ucols_old, ucols_old) for t in xterms)
-            sa = self._loss(X, Ys, Un, V) + sum(t.surrogate(ucols, ucols_old) for t in xterms)
-            U_new = np.column_stack([self._scale(X, u) for u in ucols])
+            sb = self._loss_from(XU_old, YV) + sum(t.surrogate(ucols_old, ucols_old) for t in xterms)
+            sa = self._loss_from(XUn, YV) + sum(t.surrogate(ucols, ucols_old) for t in xterms)
+            f = self._unit_variance_factors(XUn)
+            U_new, XU_new = Un * f, XUn * f
             # ---- imaging block.
-            V_new, vb, va = self._y_step(ctx, X, Ys, U_new, V, yterms, ysolver)
+            V_new, vb, va = self._y_step(ctx, X, Ys, U_new, V, yterms, ysolver, XU_new)
+            YV_new = [Y @ v for Y, v in zip(Ys, V_new)]
             sur.append((sb, sa, vb, va))
-            obj = (self._loss(X, Ys, U_new, V_new)
+            obj = (self._loss_from(XU_new, YV_new)
                    + sum(t.value([U_new[:, j] for j in range(Kx)]) for t in xterms)
                    + self._y_penalty_value(yterms, V_new))
             trace.append(obj)
@@ -517,9 +570,13 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                 dv = (np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(V_new, V)))
                       / max(np.sqrt(sum(np.sum(a * a) for a in V_new)), EPS))
                 dobj = abs(obj - prev_obj) / max(abs(obj), EPS)
+                change = max(du, dv)
                 if du < self.tol and dv < self.tol and dobj < self.tol:
-                    converged = True
+                    # an inexact SNP solve must not end the loop: check once more exactly
+                    converged = xsolver.last_rtol <= xsolver.cg_tol
+                    change = 0.0
             U, V, prev_obj = U_new, V_new, obj
+            U_old, XU_old, YV = U_new, XU_new, YV_new
             if converged:
                 break
         if not converged:

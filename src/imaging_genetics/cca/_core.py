@@ -67,6 +67,13 @@ WOODBURY_MIN_RATIO = 1e-7
 #: Sparse factorisation of H only while it has at most this many entries per row.
 WOODBURY_MAX_FILL = 40
 
+#: Inexact conjugate-gradient solves inside the alternating loop: the relative
+#: residual asked of the SNP solve is ``INEXACT_FACTOR`` times the relative change
+#: of the weights in the previous iteration, at most ``INEXACT_MAX_RTOL`` and at
+#: least the solver's ``cg_tol`` (which the final iteration always uses).
+INEXACT_FACTOR = 1e-2
+INEXACT_MAX_RTOL = 1e-3
+
 #: Squared-norm floor in the reweighting 1 / (2 sqrt(||a||^2 + eps)).
 REWEIGHT_EPS = 1e-12
 
@@ -307,6 +314,9 @@ class LinearSolver:
         self._colsq = np.concatenate([(Z * Z).sum(axis=0) for Z in self.Zs]) * (self.alpha / self.n)
         self._x0 = None
         self.cg_iterations = 0
+        #: relative residual of the last solve (0 for the direct solves)
+        self.last_rtol = 0.0
+        self.last_image = None
 
     def data_matvec(self, W: np.ndarray) -> np.ndarray:
         """``alpha * blockdiag(Z_k'Z_k/n) W`` for W of shape (dim, r), matrix-free."""
@@ -328,8 +338,32 @@ class LinearSolver:
             self._gram = G * (self.alpha / self.n)
         return self._gram
 
-    def solve(self, H: sp.spmatrix, B: np.ndarray) -> np.ndarray:
-        """Return the solution W (dim, r) of the system with penalty matrix H."""
+    def solve(self, H: sp.spmatrix, B: np.ndarray, x0: np.ndarray | None = None,
+              rtol: float | None = None, x0_image: np.ndarray | None = None) -> np.ndarray:
+        """Return the solution W (dim, r) of the system with penalty matrix H.
+
+        Parameters
+        ----------
+        H : sparse matrix (dim, dim)
+            Penalty half-Hessian.
+        B : ndarray (dim,) or (dim, r)
+            Right-hand sides.
+        x0 : ndarray like B, optional
+            Current iterate. Conjugate gradients start from its best multiple
+            (column by column), so the quadratic at the result is never above its
+            value at ``x0``: the surrogate decreases even when the solve is inexact.
+        rtol : float, optional
+            Relative residual for conjugate gradients (default ``cg_tol``); the
+            direct solves are exact whatever it is.
+        x0_image : ndarray (n, r), optional
+            ``Z @ x0`` when the caller has it (one data matrix), which saves a pass
+            over Z.
+
+        After a conjugate-gradient solve with one data matrix, ``last_image`` holds
+        ``Z @ W`` (tracked through the iterations at no extra pass over Z); it is
+        None after the other solves.
+        """
+        self.last_image = None
         B = np.asarray(B, dtype=np.float64)
         squeeze = B.ndim == 1
         B2 = B[:, None] if squeeze else B
@@ -338,7 +372,18 @@ class LinearSolver:
             W = self._solve_woodbury(H, B2)
             method = self._fallback
         if W is None:
-            W = self._solve_dense(H, B2) if method == "dense" else self._solve_cg(H, B2)
+            if method == "dense":
+                W = self._solve_dense(H, B2)
+            else:
+                start = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(B2.shape)
+                image = None
+                if start is not None and x0_image is not None and len(self.Zs) == 1:
+                    image = np.asarray(x0_image, dtype=np.float64).reshape(self.n, -1)
+                W = self._solve_cg(H, B2, start, self.cg_tol if rtol is None else max(rtol, self.cg_tol),
+                                   image)
+                self.last_rtol = self.cg_tol if rtol is None else max(rtol, self.cg_tol)
+                return W[:, 0] if squeeze else W
+        self.last_rtol = 0.0
         return W[:, 0] if squeeze else W
 
     def _woodbury_pays(self) -> bool:
@@ -407,30 +452,55 @@ class LinearSolver:
                 jitter = scale * (1e-12 if jitter == 0 else jitter * 100 / scale)
         return la.lstsq(self._dense_gram() + H.toarray(), B)[0]
 
-    def _solve_cg(self, H, B):
-        """Jacobi-preconditioned conjugate gradients, all right-hand sides at once."""
+    def _solve_cg(self, H, B, start=None, rtol=None, start_image=None):
+        """Jacobi-preconditioned conjugate gradients, all right-hand sides at once.
+
+        Starts from the best multiple of ``start`` when given, else from the
+        previous solution (warm start). With one data matrix Z the image ``Z @ X``
+        of the iterate is updated alongside X and left in ``last_image``.
+        """
+        rtol = self.cg_tol if rtol is None else rtol
         H = sp.csr_matrix(H)
         diag = self._colsq + H.diagonal()
         minv = 1.0 / np.maximum(diag, EPS)[:, None]
+        single = len(self.Zs) == 1
+        Z = self.Zs[0]
+        c_data = self.alpha / self.n
 
-        def op(W):
-            return self.data_matvec(W) + H @ W
+        def op(W, ZW=None):
+            """(A W, Z W): the system matrix times W and, for one matrix, Z W."""
+            if not single:
+                return self.data_matvec(W) + H @ W, None
+            ZW = Z @ W if ZW is None else ZW
+            return (Z.T @ ZW) * c_data + H @ W, ZW
 
-        X = self._x0 if (self._x0 is not None and self._x0.shape == B.shape) else np.zeros_like(B)
-        R = B - op(X)
+        if start is not None and start.shape == B.shape:
+            # argmin_c of the quadratic along c * start: c = b's / s'As per column
+            AS, ZS = op(start, start_image)
+            sas = (start * AS).sum(axis=0)
+            c = np.where(sas > EPS * EPS, (B * start).sum(axis=0) / np.maximum(sas, EPS * EPS), 0.0)
+            X = start * c
+            R = B - AS * c
+            ZX = None if ZS is None else ZS * c
+        else:
+            X = self._x0 if (self._x0 is not None and self._x0.shape == B.shape) else np.zeros_like(B)
+            AX, ZX = op(X)
+            R = B - AX
         bnorm = np.maximum(np.linalg.norm(B, axis=0), EPS)
         Zr = minv * R
         P = Zr.copy()
         rz = (R * Zr).sum(axis=0)
         it = 0
         for it in range(1, self.cg_maxiter + 1):
-            if np.all(np.linalg.norm(R, axis=0) <= self.cg_tol * bnorm):
+            if np.all(np.linalg.norm(R, axis=0) <= rtol * bnorm):
                 it -= 1
                 break
-            AP = op(P)
+            AP, ZP = op(P)
             pap = (P * AP).sum(axis=0)
             step = np.where(pap > 0, rz / np.maximum(pap, EPS * EPS), 0.0)
             X = X + step * P
+            if ZX is not None:
+                ZX = ZX + step * ZP
             R = R - step * AP
             Zr = minv * R
             rz_new = (R * Zr).sum(axis=0)
@@ -439,4 +509,5 @@ class LinearSolver:
             rz = rz_new
         self.cg_iterations += it
         self._x0 = X.copy()
+        self.last_image = ZX
         return X

@@ -39,6 +39,10 @@ _COMMON_DOC = """
         iterations from a vector of ones; deterministic) or Gaussian draws.
     random_state : int, Generator or None
         Seed for ``init="random"``.
+    copy : bool, default True
+        False standardises a float64 C-ordered ``X`` in place instead of working on
+        a standardised copy, which halves the memory of genome-scale fits; the
+        caller's array is then overwritten (as scikit-learn's ``copy=False``).
 
     Attributes
     ----------
@@ -59,13 +63,14 @@ _COMMON_DOC = """
 """
 
 
-def _common(self, n_components, max_iter, tol, solver, init, random_state):
+def _common(self, n_components, max_iter, tol, solver, init, random_state, copy):
     self.n_components = n_components
     self.max_iter = max_iter
     self.tol = tol
     self.solver = solver
     self.init = init
     self.random_state = random_state
+    self.copy = copy
 
 
 class MTS2CCA(BaseSparseCCA):
@@ -109,12 +114,12 @@ class MTS2CCA(BaseSparseCCA):
 
     def __init__(self, sparsity_x=0.5, sparsity_y=0.5, smoothness_x=1.0, smoothness_y=1.0,
                  *, n_components=1, max_iter=1000, tol=1e-5, solver="auto", init="svd",
-                 random_state=None):
+                 random_state=None, copy=True):
         self.sparsity_x = sparsity_x
         self.sparsity_y = sparsity_y
         self.smoothness_x = smoothness_x
         self.smoothness_y = smoothness_y
-        _common(self, n_components, max_iter, tol, solver, init, random_state)
+        _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _x_terms(self, ctx):
         return [L21(self.sparsity_x), GraphNet(self.smoothness_x, ctx.x_laplacian)]
@@ -142,10 +147,10 @@ class MTSCCA(BaseSparseCCA):
     _penalty_params = ("sparsity_x", "sparsity_y")
 
     def __init__(self, sparsity_x=0.5, sparsity_y=0.5, *, n_components=1, max_iter=1000,
-                 tol=1e-5, solver="auto", init="svd", random_state=None):
+                 tol=1e-5, solver="auto", init="svd", random_state=None, copy=True):
         self.sparsity_x = sparsity_x
         self.sparsity_y = sparsity_y
-        _common(self, n_components, max_iter, tol, solver, init, random_state)
+        _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _x_terms(self, ctx):
         return [L21(self.sparsity_x)]
@@ -177,11 +182,11 @@ class MTGSCCA(BaseSparseCCA):
     _penalty_params = ("sparsity_x", "sparsity_y", "group_sparsity")
 
     def __init__(self, sparsity_x=0.5, sparsity_y=0.5, group_sparsity=0.5, *, n_components=1,
-                 max_iter=1000, tol=1e-5, solver="auto", init="svd", random_state=None):
+                 max_iter=1000, tol=1e-5, solver="auto", init="svd", random_state=None, copy=True):
         self.sparsity_x = sparsity_x
         self.sparsity_y = sparsity_y
         self.group_sparsity = group_sparsity
-        _common(self, n_components, max_iter, tol, solver, init, random_state)
+        _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _x_terms(self, ctx):
         return [L21(self.sparsity_x), GroupL21(self.group_sparsity, ctx.snp_groups)]
@@ -208,10 +213,10 @@ class SCCA(BaseSparseCCA):
     _penalty_params = ("sparsity_x", "sparsity_y")
 
     def __init__(self, sparsity_x=0.5, sparsity_y=0.5, *, n_components=1, max_iter=1000,
-                 tol=1e-5, solver="auto", init="svd", random_state=None):
+                 tol=1e-5, solver="auto", init="svd", random_state=None, copy=True):
         self.sparsity_x = sparsity_x
         self.sparsity_y = sparsity_y
-        _common(self, n_components, max_iter, tol, solver, init, random_state)
+        _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _task_sets(self, K):
         return [[k] for k in range(K)]
@@ -256,13 +261,13 @@ class JCBSCCA(BaseSparseCCA):
 
     def __init__(self, sparsity_x=0.5, sparsity_y=0.5, smoothness_x=1.0, smoothness_y=1.0,
                  fusion=0.1, *, n_components=1, max_iter=1000, tol=1e-5, solver="auto",
-                 init="svd", random_state=None):
+                 init="svd", random_state=None, copy=True):
         self.sparsity_x = sparsity_x
         self.sparsity_y = sparsity_y
         self.smoothness_x = smoothness_x
         self.smoothness_y = smoothness_y
         self.fusion = fusion
-        _common(self, n_components, max_iter, tol, solver, init, random_state)
+        _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _couples_regions(self):
         return self.fusion > 0
@@ -316,10 +321,10 @@ class TCCA(BaseSparseCCA):
     _penalty_params = ("ridge_x", "ridge_y")
 
     def __init__(self, ridge_x=1.0, ridge_y=1.0, *, n_components=1, max_iter=1000, tol=1e-5,
-                 solver="auto", init="svd", random_state=None):
+                 solver="auto", init="svd", random_state=None, copy=True):
         self.ridge_x = ridge_x
         self.ridge_y = ridge_y
-        _common(self, n_components, max_iter, tol, solver, init, random_state)
+        _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _x_alpha(self, n_tasks):
         return 1.0  # one loss term: X u against the combined imaging variate
@@ -340,9 +345,9 @@ class TCCA(BaseSparseCCA):
             v, w = -v, -w
         return v, w
 
-    def _loss(self, X, Ys, U, V):
-        r = X @ U[:, 0] - sum(Y @ v for Y, v in zip(Ys, V))
-        return float(r @ r) / X.shape[0]
+    def _loss_from(self, XU, YV):
+        r = XU[:, 0] - sum(YV)
+        return float(r @ r) / XU.shape[0]
 
     def _init_v(self, X, Ys, tasks):
         K = len(Ys)
@@ -352,9 +357,9 @@ class TCCA(BaseSparseCCA):
     def _y_solver(self, ctx, Ys):
         return None
 
-    def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver):
+    def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver, XU):
         n = X.shape[0]
-        t = X @ U[:, 0]
+        t = XU[:, 0]
         beta = self.ridge_y
         v, w = self._rank_one(V)
         # v-step on the combined matrix sum_k w_k Y_k.
