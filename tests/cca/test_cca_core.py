@@ -120,7 +120,7 @@ def test_cg_from_a_start_tracks_the_image_and_never_raises_the_quadratic():
     assert np.all(quad(loose) <= quad(start) + 1e-12)
     # the image Z @ W is carried through the iterations, not recomputed
     np.testing.assert_allclose(s.last_image, Z @ loose, rtol=1e-10, atol=1e-12)
-    tight = s.solve(H, B, x0=loose, x0_image=s.last_image)
+    tight = s.solve(H, B, x0=loose, x0_image=s.last_image, x0_gram=Z.T @ s.last_image)
     np.testing.assert_allclose(tight, exact, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(s.last_image, Z @ tight, rtol=1e-10, atol=1e-12)
     assert s.last_rtol == s.cg_tol

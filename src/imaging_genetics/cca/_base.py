@@ -486,7 +486,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
 
     def _x_rhs(self, X, YV):
         """``X' Y_k v_k / n`` for every task (p, Kx): one pass over X for all tasks."""
-        B = X.T @ (np.column_stack(YV) / X.shape[0])
+        return self._x_rhs_from(X.T @ (np.column_stack(YV) / X.shape[0]))
+
+    def _x_rhs_from(self, B):
+        """Per-task right-hand sides (p, K) -> the SNP block's (p, Kx)."""
         return B.sum(axis=1, keepdims=True) if self._shared_u else B
 
     def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver, XU):
@@ -546,11 +549,19 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         it = 0
         for it in range(1, self.max_iter + 1):
             # ---- SNP block: one matrix for every task (shared layout).
-            B = self._x_rhs(X, YV)
+            gram = None
+            if U is not None and xsolver.method == "cg":
+                # one pass over X for the right-hand sides and X'X U_old (CG's start)
+                G = X.T @ np.column_stack([*YV, XU_old])
+                B = self._x_rhs_from(G[:, :len(YV)] / X.shape[0])
+                gram = G[:, len(YV):]
+            else:
+                B = self._x_rhs(X, YV)
             ucols_old = [U_old[:, j] for j in range(Kx)]
             H = _sum_hessians(xterms, ucols_old, stacked=False, dim=X.shape[1])
             rtol = max(xsolver.cg_tol, min(INEXACT_MAX_RTOL, INEXACT_FACTOR * change))
-            Un = xsolver.solve(H, B, x0=None if U is None else U_old, rtol=rtol, x0_image=XU_old)
+            Un = xsolver.solve(H, B, x0=None if U is None else U_old, rtol=rtol, x0_image=XU_old,
+                               x0_gram=gram)
             XUn = xsolver.last_image if xsolver.last_image is not None else X @ Un
             ucols = [Un[:, j] for j in range(Kx)]
             sb = self._loss_from(XU_old, YV) + sum(t.surrogate(ucols_old, ucols_old) for t in xterms)

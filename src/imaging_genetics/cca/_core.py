@@ -71,7 +71,7 @@ WOODBURY_MAX_FILL = 40
 #: residual asked of the SNP solve is ``INEXACT_FACTOR`` times the relative change
 #: of the weights in the previous iteration, at most ``INEXACT_MAX_RTOL`` and at
 #: least the solver's ``cg_tol`` (which the final iteration always uses).
-INEXACT_FACTOR = 1e-2
+INEXACT_FACTOR = 0.3
 INEXACT_MAX_RTOL = 1e-3
 
 #: Squared-norm floor in the reweighting 1 / (2 sqrt(||a||^2 + eps)).
@@ -339,7 +339,8 @@ class LinearSolver:
         return self._gram
 
     def solve(self, H: sp.spmatrix, B: np.ndarray, x0: np.ndarray | None = None,
-              rtol: float | None = None, x0_image: np.ndarray | None = None) -> np.ndarray:
+              rtol: float | None = None, x0_image: np.ndarray | None = None,
+              x0_gram: np.ndarray | None = None) -> np.ndarray:
         """Return the solution W (dim, r) of the system with penalty matrix H.
 
         Parameters
@@ -358,6 +359,8 @@ class LinearSolver:
         x0_image : ndarray (n, r), optional
             ``Z @ x0`` when the caller has it (one data matrix), which saves a pass
             over Z.
+        x0_gram : ndarray like B, optional
+            ``Z' Z x0`` (unscaled) when the caller has it, which saves another.
 
         After a conjugate-gradient solve with one data matrix, ``last_image`` holds
         ``Z @ W`` (tracked through the iterations at no extra pass over Z); it is
@@ -376,11 +379,13 @@ class LinearSolver:
                 W = self._solve_dense(H, B2)
             else:
                 start = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(B2.shape)
-                image = None
+                image = gram = None
                 if start is not None and x0_image is not None and len(self.Zs) == 1:
                     image = np.asarray(x0_image, dtype=np.float64).reshape(self.n, -1)
+                    if x0_gram is not None:
+                        gram = np.asarray(x0_gram, dtype=np.float64).reshape(B2.shape)
                 W = self._solve_cg(H, B2, start, self.cg_tol if rtol is None else max(rtol, self.cg_tol),
-                                   image)
+                                   image, gram)
                 self.last_rtol = self.cg_tol if rtol is None else max(rtol, self.cg_tol)
                 return W[:, 0] if squeeze else W
         self.last_rtol = 0.0
@@ -452,7 +457,7 @@ class LinearSolver:
                 jitter = scale * (1e-12 if jitter == 0 else jitter * 100 / scale)
         return la.lstsq(self._dense_gram() + H.toarray(), B)[0]
 
-    def _solve_cg(self, H, B, start=None, rtol=None, start_image=None):
+    def _solve_cg(self, H, B, start=None, rtol=None, start_image=None, start_gram=None):
         """Jacobi-preconditioned conjugate gradients, all right-hand sides at once.
 
         Starts from the best multiple of ``start`` when given, else from the
@@ -467,16 +472,17 @@ class LinearSolver:
         Z = self.Zs[0]
         c_data = self.alpha / self.n
 
-        def op(W, ZW=None):
+        def op(W, ZW=None, ZtZW=None):
             """(A W, Z W): the system matrix times W and, for one matrix, Z W."""
             if not single:
                 return self.data_matvec(W) + H @ W, None
             ZW = Z @ W if ZW is None else ZW
-            return (Z.T @ ZW) * c_data + H @ W, ZW
+            ZtZW = Z.T @ ZW if ZtZW is None else ZtZW
+            return ZtZW * c_data + H @ W, ZW
 
         if start is not None and start.shape == B.shape:
             # argmin_c of the quadratic along c * start: c = b's / s'As per column
-            AS, ZS = op(start, start_image)
+            AS, ZS = op(start, start_image, start_gram)
             sas = (start * AS).sum(axis=0)
             c = np.where(sas > EPS * EPS, (B * start).sum(axis=0) / np.maximum(sas, EPS * EPS), 0.0)
             X = start * c

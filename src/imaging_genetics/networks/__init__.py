@@ -167,13 +167,15 @@ def ld_graph(
     # A key that is monotone in (chromosome, position) and puts chromosomes far apart.
     span = (np.nanmax(pos) - np.nanmin(pos) if p else 0.0) + window + 1.0
     key = schrom * span + (spos - (np.nanmin(pos) if p else 0.0))
-    Z = _standardize(G[:, order])
     rows, cols, vals = [], [], []
     block = 512
     for start in range(0, p, block):
         stop = min(start + block, p)
         end = int(np.searchsorted(key, key[stop - 1] + window, side="right"))
-        R = Z[:, start:stop].T @ Z[:, start:end]
+        # Standardise only the columns this block needs (each column on its own),
+        # so no standardised copy of the whole genotype matrix is ever held.
+        Z = _standardize(G[:, order[start:end]])
+        R = Z[:, :stop - start].T @ Z
         R2 = R * R
         i_idx = np.arange(start, stop)[:, None]
         j_idx = np.arange(start, end)[None, :]
