@@ -168,7 +168,9 @@ def ld_graph(
     span = (np.nanmax(pos) - np.nanmin(pos) if p else 0.0) + window + 1.0
     key = schrom * span + (spos - (np.nanmin(pos) if p else 0.0))
     rows, cols, vals = [], [], []
-    block = 512
+    # A block's products span block + window columns; with a window counted in
+    # SNPs, blocks of about twice the window keep that waste small.
+    block = int(np.clip(2 * window, 64, 512)) if positions is None else 512
     for start in range(0, p, block):
         stop = min(start + block, p)
         end = int(np.searchsorted(key, key[stop - 1] + window, side="right"))
