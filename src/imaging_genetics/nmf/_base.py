@@ -28,12 +28,16 @@ from .._validation import (
 )
 from ..base import PersistenceMixin
 from ..networks import normalized_adjacency
-from ._core import JointProblem, objective_terms, run_batch
+from ._core import JointProblem, available_threads, objective_terms, run_batch
 
 __all__ = ["BoundednessWarning", "JointNMFBase", "fit_settings"]
 
 #: Largest number of restarts stacked into one batched computation.
 _MAX_BATCH = 8
+#: Largest number of stacked columns (restarts x components) of one batch: wider
+#: stacks gain nothing in the dense products and make the operands of the
+#: sparse prior products and the element-wise steps fall out of cache (measured).
+_MAX_COLUMNS = 128
 #: Memory budget of one batch (bytes), for the stacked factors and temporaries.
 _BATCH_BYTES = 512 * 2**20
 
@@ -138,20 +142,33 @@ def _pair_key(key: Any, name: str) -> tuple[int, int]:
     return (I, J) if I < J else (J, I)
 
 
-def _batches(n_restarts: int, per_restart_bytes: float) -> list[np.ndarray]:
-    """Split restarts into balanced batches of at most ``_MAX_BATCH``.
+def _batch_size(k: int, per_restart_bytes: float, limit: int = _MAX_BATCH) -> int:
+    """Restarts per batch: at most ``limit``, ``_MAX_COLUMNS`` columns and the memory budget."""
+    return int(max(1, min(limit, _MAX_COLUMNS // max(k, 1), _BATCH_BYTES // max(per_restart_bytes, 1.0))))
 
-    At least two batches when there are two or more restarts, so that ``n_jobs=2``
-    has work to share. The split depends only on the problem, never on
-    ``n_jobs``, so results are identical whatever ``n_jobs`` is.
+
+def _n_batches(n_items: int, size: int) -> int:
+    """Number of batches for ``n_items`` of at most ``size`` each.
+
+    At least two when there are two or more items, and an even number when there
+    are more than two batches, so that two workers finish together. It depends
+    only on the problem, never on ``n_jobs``, so results are identical whatever
+    ``n_jobs`` is.
     """
-    size = int(max(1, min(_MAX_BATCH, _BATCH_BYTES // max(per_restart_bytes, 1.0))))
-    n_batches = max(math.ceil(n_restarts / size), min(n_restarts, 2))
+    n = max(math.ceil(n_items / size), min(n_items, 2))
+    if n > 2 and n % 2 and n < n_items:
+        n += 1
+    return n
+
+
+def _batches(n_restarts: int, per_restart_bytes: float, k: int = 1) -> list[np.ndarray]:
+    """Split restarts into balanced batches (see :func:`_batch_size` and :func:`_n_batches`)."""
+    n_batches = _n_batches(n_restarts, _batch_size(k, per_restart_bytes))
     return [b for b in np.array_split(np.arange(n_restarts), n_batches) if b.size]
 
 
-def _run_restarts(prob, W0, H0s, max_iter, tol, check_every):
-    return run_batch(prob, W0, H0s, max_iter=max_iter, tol=tol, check_every=check_every)
+def _run_restarts(prob, W0, H0s, max_iter, tol, check_every, n_threads=1):
+    return run_batch(prob, W0, H0s, max_iter=max_iter, tol=tol, check_every=check_every, n_threads=n_threads)
 
 
 def _bound_need(cross: Sequence, M: int) -> float:
@@ -362,16 +379,19 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         n = Xs[0].shape[0]
         P = sum(X.shape[1] for X in Xs)
         per_restart = 8.0 * (4 * n * k + 8 * k * P)
-        batches = _batches(R, per_restart)
+        batches = _batches(R, per_restart, k)
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         check_every = int(self._check_every)
-        tasks = (
-            delayed(_run_restarts)(prob, W0[b], [H[b] for H in H0s], int(self.max_iter), tol, check_every)
-            for b in batches
-        )
         if n_jobs == 1 or len(batches) == 1:
-            chunks = [task[0](*task[1], **task[2]) for task in tasks]
+            # alone in this process: the prior products use the other cores (threads)
+            threads = available_threads()
+            chunks = [_run_restarts(prob, W0[b], [H[b] for H in H0s], int(self.max_iter), tol, check_every,
+                                    threads) for b in batches]
         else:
+            tasks = (
+                delayed(_run_restarts)(prob, W0[b], [H[b] for H in H0s], int(self.max_iter), tol, check_every)
+                for b in batches
+            )
             chunks = Parallel(n_jobs=n_jobs)(tasks)
         results = [res for chunk in chunks for res in chunk]
         finals = np.array([res["trace"][-1] if res["finite"] else np.inf for res in results])
@@ -434,19 +454,35 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
 _GRID_BATCH = 16
 
 
-def _settings_batches(n_settings: int, n_restarts: int, per_restart_bytes: float) -> list[np.ndarray]:
-    """Consecutive groups of settings; each batch stacks all restarts of its settings.
+def _settings_batches(n_settings: int, n_restarts: int, per_restart_bytes: float, k: int = 1,
+                      keys: Sequence | None = None) -> list[np.ndarray]:
+    """Groups of settings; each batch stacks all restarts of its settings.
 
-    Depends only on the problem (never on ``n_jobs``), so results do not depend on
-    how the batches are scheduled.
+    With ``keys`` (one hashable per setting: its prior weights), a batch holds
+    settings of one key only, so their prior weights are common to the whole
+    stack and fold into one sparse operator per modality (:mod:`._core`). Depends
+    only on the problem (never on ``n_jobs``), so results do not depend on how the
+    batches are scheduled.
     """
-    fit = int(max(1, min(_GRID_BATCH, _BATCH_BYTES // max(per_restart_bytes, 1.0))))
+    fit = _batch_size(k, per_restart_bytes, _GRID_BATCH)
     per_batch = max(1, fit // max(n_restarts, 1))
-    n_batches = max(math.ceil(n_settings / per_batch), min(n_settings, 2))
-    return [b for b in np.array_split(np.arange(n_settings), n_batches) if b.size]
+    if keys is None:
+        groups = [np.arange(n_settings)]
+    else:
+        order: dict = {}
+        for i, key in enumerate(keys):
+            order.setdefault(key, []).append(i)
+        groups = [np.asarray(v) for v in order.values()]
+    if len(groups) == 1:
+        n_batches = _n_batches(n_settings, per_batch)
+        return [b for b in np.array_split(groups[0], n_batches) if b.size]
+    out = []
+    for g in groups:
+        out += [b for b in np.array_split(g, math.ceil(g.size / per_batch)) if b.size]
+    return out
 
 
-def _settings_task(prob, W0, H0s, settings_idx, n_restarts, max_iter, tol, check_every, total):
+def _settings_task(prob, W0, H0s, settings_idx, n_restarts, max_iter, tol, check_every, total, n_threads=1):
     """Run the stacked restarts of some settings; one summary per setting."""
     R = n_restarts
     rows = np.repeat(settings_idx, R)
@@ -454,7 +490,7 @@ def _settings_task(prob, W0, H0s, settings_idx, n_restarts, max_iter, tol, check
     sub = prob.take(idx)
     res = run_batch(sub, W0[np.tile(np.arange(R), len(settings_idx))],
                     [H[np.tile(np.arange(R), len(settings_idx))] for H in H0s],
-                    max_iter=max_iter, tol=tol, check_every=check_every)
+                    max_iter=max_iter, tol=tol, check_every=check_every, n_threads=n_threads)
     out = []
     for j, g in enumerate(settings_idx):
         mine = [res[i] for i in np.flatnonzero(rows == g)]
@@ -543,12 +579,15 @@ def fit_settings(estimator, settings: Sequence[Mapping[str, float]], Xs, *, cros
     W0, H0s = template._initial_factors(Xs, k, seeds, None, None)
     n = Xs[0].shape[0]
     P = sum(X.shape[1] for X in Xs)
-    batches = _settings_batches(S, R, 8.0 * (4 * n * k + 8 * k * P))
+    # settings with the same prior weights (lambda, beta) go together (see _settings_batches)
+    keys = [tuple(lam[pq][i] for pq in pairs) + tuple(beta[I][i] for I in range(M)) for i in range(S)]
+    batches = _settings_batches(S, R, 8.0 * (4 * n * k + 8 * k * P), k, keys)
     total = sum(prob.sq_norms)
     args = (int(estimator.max_iter), tol, int(estimator._check_every), total)
     tasks = (delayed(_settings_task)(prob, W0, H0s, b, R, *args) for b in batches)
     if n_jobs in (None, 1) or len(batches) == 1:
-        chunks = (t[0](*t[1], **t[2]) for t in tasks)
+        threads = available_threads()
+        chunks = (_settings_task(prob, W0, H0s, b, R, *args, threads) for b in batches)
     else:
         try:
             chunks = Parallel(n_jobs=n_jobs, return_as="generator", verbose=verbose)(tasks)

@@ -30,92 +30,151 @@ Every step is monotone (spec §2.4: ``2K - Q`` is PSD because the signless Lapla
 ``D + S`` is PSD), keeps every entry nonnegative and never divides by zero
 (``+ eps`` on every denominator).
 
-All arrays here are *stacked over restarts*: ``W`` has shape ``(R, n, k)`` and each
-``H_I`` shape ``(R, k, p_I)``, so one iteration of R restarts costs one large matrix
-product per term instead of R small ones.
+Stacked restarts
+----------------
+The public functions take arrays *stacked over restarts*: ``W`` of shape
+``(R, n, k)`` and each ``H_I`` of shape ``(R, k, p_I)``. Internally the iterations
+run on two wide matrices instead:
+
+* ``Wt`` of shape ``(n, R k)``: the R bases side by side (restart r in columns
+  ``r k .. r k + k - 1``);
+* ``Ht`` of shape ``(P, R k)``, ``P = sum_I p_I``: the *transposed* coefficients,
+  modality blocks stacked by rows (``H_I^T`` of restart r in rows
+  ``o_I .. o_I + p_I - 1`` and the columns of restart r).
+
+With this layout every data product of all R restarts and all modalities is one
+large matrix product (``[X_1 .. X_M] Ht`` and ``[X_1 .. X_M]^T Wt``), and every
+prior product is a sparse matrix times a C-contiguous dense matrix with R k
+columns (``A Ht``), which is the fast direction of a CSR product. The prior terms
+of one H_I update (its cross terms and its graph term, weights folded into the
+matrix) are a single sparse product with one stacked operator.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from .._validation import EPS
 
-__all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms", "run_batch"]
+__all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms", "run_batch",
+           "available_threads"]
 
 #: Denominator floor (float64 machine epsilon), added to every denominator.
 _EPS = EPS
 
-#: BLAS threads inside the iterations. The products here are skinny (k x k or
-#: k x p outputs with k small): multi-threaded BLAS gains little on them and is
-#: many times slower when the cores are shared (e.g. by parallel restarts), so the
-#: loop runs single-threaded and parallelism comes from ``n_jobs``. None leaves
-#: the BLAS setting alone.
+#: BLAS threads inside the iterations. One, also when a single fit runs alone:
+#: (a) the result of a fit then never depends on how many jobs or threads ran it
+#: (every dense product is computed by the same single-threaded kernel, so
+#: ``n_jobs=1`` and ``n_jobs=2`` give identical numbers); (b) multi-threaded BLAS
+#: on these skinny products degrades by orders of magnitude when a core is shared
+#: with another process (its threads spin-wait for each other). A lone fit still
+#: uses the other cores: the sparse prior products run on worker threads
+#: (``n_threads`` of :func:`run_batch`), overlapped with the dense products.
+#: None leaves the BLAS setting alone.
 BLAS_THREADS: int | None = 1
 
-#: Above this density a (validated, CSR) prior matrix is used as a dense array.
-_DENSE_ABOVE = 0.25
+#: Above this density a prior matrix is used as a dense array: a dense product
+#: runs at the BLAS rate, roughly ten times the rate of a CSR product per
+#: floating-point operation, so it is the cheaper of the two from about this
+#: density on.
+_DENSE_ABOVE = 0.1
+
+#: Columns of the residual block used to compute the fit term (bounds its memory).
+_RESIDUAL_BLOCK = 2**20
+
+
+def available_threads() -> int:
+    """Threads a lone fit may use: the current BLAS thread setting of this process.
+
+    Inside a joblib worker this is already limited to the worker's share of the
+    cores; in a plain process it is the number of cores.
+    """
+    counts = [int(d.get("num_threads") or 1) for d in threadpool_info() if d.get("user_api") == "blas"]
+    if counts:
+        return max(1, max(counts))
+    return max(1, os.cpu_count() or 1)
 
 
 def _as_operator(M):
-    """Keep sparse priors sparse; densify only when they are mostly filled."""
+    """Keep sparse priors sparse; densify only when a dense product is cheaper."""
     if sp.issparse(M):
         M = sp.csr_matrix(M, dtype=np.float64)
         if M.shape[0] * M.shape[1] and M.nnz > _DENSE_ABOVE * M.shape[0] * M.shape[1]:
             return np.ascontiguousarray(M.toarray())
+        M.sort_indices()
         return M
     return np.ascontiguousarray(np.asarray(M, dtype=np.float64))
 
 
-def _right_multiply(H: np.ndarray, A, AT=None) -> np.ndarray:
-    """Stacked ``H @ A``: H of shape (R, k, p), A of shape (p, q) -> (R, k, q).
-
-    All R*k rows are multiplied in one product, dense or sparse (a sparse ``A`` is
-    never densified; ``AT``, its transpose, is accepted for symmetry of the call
-    sites and not needed). For a sparse ``A`` every output entry is accumulated
-    over the nonzeros of one column of ``A`` in storage order, so the result does
-    not depend on how many restarts are stacked.
-    """
-    R, k, p = H.shape
-    return np.asarray(H.reshape(R * k, p) @ A).reshape(R, k, A.shape[1])
-
-
 def _coef(c):
-    """A penalty weight as a scalar or, per restart, as an array of shape (R, 1, 1)."""
+    """A penalty weight as a scalar or, per restart, as an array of shape (R,).
+
+    An array whose entries are all equal is a scalar: the weight can then be
+    folded into the prior matrices.
+    """
     if np.ndim(c) == 0:
         return float(c)
-    return np.asarray(c, dtype=np.float64).reshape(-1, 1, 1)
+    c = np.asarray(c, dtype=np.float64).ravel()
+    if c.size and np.all(c == c[0]):
+        return float(c[0])
+    return c
 
 
 def _any(c) -> bool:
     return bool(np.any(np.asarray(c) != 0))
 
 
-def _bmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Stacked matrix product ``A[r] @ B[r]``.
-
-    A loop of 2-D products: numpy's stacked ``matmul`` does not hand transposed
-    views to BLAS and is many times slower for these shapes.
-    """
-    out = np.empty((A.shape[0], A.shape[1], B.shape[2]))
-    for r in range(A.shape[0]):
-        np.matmul(A[r], B[r], out=out[r])
-    return out
+def _per_restart(c, R: int) -> np.ndarray:
+    """A weight (scalar or (R,) array) as an array of shape (R,)."""
+    return np.broadcast_to(np.asarray(c, dtype=np.float64).ravel(), (R,)) if np.ndim(c) else np.full(R, float(c))
 
 
-def _gram_rows(H: np.ndarray) -> np.ndarray:
-    """Stacked ``H[r] @ H[r]^T``."""
-    return _bmm(H, H.transpose(0, 2, 1))
+# ---------------------------------------------------------------------------
+# layout conversions: stacked (R, n, k) / (R, k, p) <-> wide (n, R k) / (P, R k)
+# ---------------------------------------------------------------------------
 
 
-def _gram_cols(W: np.ndarray) -> np.ndarray:
-    """Stacked ``W[r]^T @ W[r]``."""
-    return _bmm(W.transpose(0, 2, 1), W)
+def _wide_W(W: np.ndarray) -> np.ndarray:
+    """(R, n, k) -> (n, R k)."""
+    R, n, k = W.shape
+    return np.ascontiguousarray(np.asarray(W, dtype=np.float64).transpose(1, 0, 2)).reshape(n, R * k)
+
+
+def _stacked_W(Wt: np.ndarray, R: int) -> np.ndarray:
+    """(n, R k) -> (R, n, k)."""
+    n = Wt.shape[0]
+    return np.ascontiguousarray(Wt.reshape(n, R, -1).transpose(1, 0, 2))
+
+
+def _tall_H(Hs: Sequence[np.ndarray]) -> np.ndarray:
+    """List of (R, k, p_I) -> (P, R k)."""
+    R, k = Hs[0].shape[:2]
+    sizes = [H.shape[2] for H in Hs]
+    Ht = np.empty((sum(sizes), R * k))  # C order: row blocks are C-contiguous operands
+    a = 0
+    for H, p in zip(Hs, sizes):
+        Ht[a:a + p].reshape(p, R, k)[...] = np.asarray(H, dtype=np.float64).transpose(2, 0, 1)
+        a += p
+    return Ht
+
+
+def _stacked_H(Ht: np.ndarray, R: int, offsets: np.ndarray) -> list[np.ndarray]:
+    """(P, R k) -> list of (R, k, p_I)."""
+    P = Ht.shape[0]
+    return [np.ascontiguousarray(Ht[a:b].reshape(b - a, R, -1).transpose(1, 2, 0))
+            for a, b in zip(offsets[:-1], offsets[1:])] if P else []
+
+
+# ---------------------------------------------------------------------------
+# problem
+# ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -158,6 +217,8 @@ class JointProblem:
                 continue
             A = _as_operator(A)
             AT = A.T.tocsr() if sp.issparse(A) else np.ascontiguousarray(A.T)
+            if sp.issparse(AT):
+                AT.sort_indices()
             cross.append((I, J, _coef(lam), A, AT))
         self.cross = cross
         graphs = []
@@ -176,16 +237,24 @@ class JointProblem:
         self.gamma1 = _coef(self.gamma1)
         self.gamma2 = _coef(self.gamma2)
         self.sq_norms = [float(np.einsum("ij,ij->", X, X)) for X in self.Xs]
+        self._init_shared()
+
+    def _init_shared(self, Xcat=None) -> None:
+        sizes = [X.shape[1] for X in self.Xs]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        # [X_1 .. X_M]: one product per step serves every modality
+        self.Xcat = np.ascontiguousarray(np.hstack(self.Xs)) if Xcat is None else Xcat
+        self._ops = None
 
     @property
     def n_modalities(self) -> int:
         return len(self.Xs)
 
     def take(self, keep: np.ndarray) -> "JointProblem":
-        """The same problem for the stacked restarts ``keep`` (a boolean mask)."""
+        """The same problem for the stacked restarts ``keep`` (a boolean mask or indices)."""
 
         def sub(c):
-            return c if np.ndim(c) == 0 else c[keep]
+            return c if np.ndim(c) == 0 else _coef(np.asarray(c)[keep])
 
         new = object.__new__(JointProblem)
         new.Xs = self.Xs
@@ -194,48 +263,332 @@ class JointProblem:
         new.graphs = [None if g is None else (sub(g[0]), g[1], g[2]) for g in self.graphs]
         new.gamma1 = sub(self.gamma1)
         new.gamma2 = sub(self.gamma2)
+        new._init_shared(self.Xcat)
         return new
 
-    def cross_numerator(self, Hs: Sequence[np.ndarray], I: int) -> np.ndarray | None:
-        """``1/2 C_I`` (stacked), or None when modality I has no cross term."""
+    # -- prior operators ---------------------------------------------------
+    def prior_operators(self) -> list["_PriorOperator"]:
+        """The numerator prior terms ``1/2 C_I + beta_I H_I S_I`` of every modality (cached)."""
+        if self._ops is None:
+            self._ops = [_PriorOperator.build(self, I) for I in range(self.n_modalities)]
+        return self._ops
+
+
+class _PriorOperator:
+    """The prior part of the numerator of one H_I update, in the tall layout.
+
+    ``1/2 C_I^T + beta_I S_I^T H_I^T = sum_terms w * B @ Ht[lo:hi]`` with
+    ``B = A_IJ`` (source J > I), ``A_JI^T`` (J < I) or ``S_I^T`` (J = I). Terms are
+    split by source: ``old`` terms read blocks J >= I, which the sweep has not
+    updated yet when H_I is updated, so they can be computed at any time before
+    (e.g. on a worker thread while the dense products run); ``new`` terms read
+    blocks J < I, updated earlier in the same sweep. Within each group the sparse
+    terms with a weight common to all restarts are one CSR matrix (weights folded
+    into its values); every other term (dense, or with one weight per restart) is
+    kept apart and scaled after its product.
+    """
+
+    def __init__(self, p: int, old: list, new: list) -> None:
+        self.p = p
+        self.old = old  # list of (B, lo, hi, coef or None)
+        self.new = new
+
+    @staticmethod
+    def build(prob: JointProblem, I: int) -> "_PriorOperator":
+        off = prob.offsets
+        p = int(off[I + 1] - off[I])
+        terms = []  # (source J, matrix of shape (p, p_J), weight)
+        for a, b, lam, A, AT in prob.cross:
+            if a == I:  # lambda_IJ H_J A_IJ^T  ->  A_IJ Ht_J
+                terms.append((b, A, 0.5 * lam))
+            elif b == I:  # lambda_JI H_J A_JI  ->  A_JI^T Ht_J
+                terms.append((a, AT, 0.5 * lam))
+        g = prob.graphs[I]
+        if g is not None:
+            beta, S, _ = g
+            ST = S.T.tocsr() if sp.issparse(S) else np.ascontiguousarray(S.T)  # H S -> S^T Ht
+            terms.append((I, ST, beta))
+
+        def group(selected, lo, hi):
+            out, blocks = [], {}
+            for J, B, w in selected:
+                if np.ndim(w) == 0 and sp.issparse(B):  # weight folded into the values
+                    blocks[J] = blocks[J] + w * B if J in blocks else w * B
+                elif np.ndim(w) == 0:
+                    out.append((w * B, int(off[J]), int(off[J + 1]), None))
+                else:
+                    out.append((B, int(off[J]), int(off[J + 1]), w))
+            if blocks:  # one CSR matrix over the source blocks lo..hi
+                Js = range(int(np.searchsorted(off, lo)), int(np.searchsorted(off, hi)))
+                parts = [blocks.get(J, sp.csr_matrix((p, int(off[J + 1] - off[J])))) for J in Js]
+                B = sp.hstack(parts, format="csr", dtype=np.float64)
+                B.sum_duplicates()
+                B.sort_indices()
+                out.insert(0, (B, lo, hi, None))
+            return out
+
+        P = int(off[-1])
+        old = group([t for t in terms if t[0] >= I], int(off[I]), P)
+        new = group([t for t in terms if t[0] < I], 0, int(off[I]))
+        return _PriorOperator(p, old, new)
+
+    @staticmethod
+    def apply(terms: list, Ht: np.ndarray) -> np.ndarray | None:
+        """``sum w * B @ Ht[lo:hi]`` over ``terms``, shape (rows of B, R k), or None."""
         out = None
-        for a, b, lam, A, AT in self.cross:
-            if a == I:  # lambda_IJ H_J A_IJ^T
-                term = _right_multiply(Hs[b], AT, A)
-            elif b == I:  # lambda_JI H_J A_JI
-                term = _right_multiply(Hs[a], A, AT)
-            else:
-                continue
-            term *= 0.5 * lam
+        for B, lo, hi, w in terms:
+            prod = np.asarray(B @ Ht[lo:hi])
+            if w is not None:  # one weight per restart: scale the column blocks
+                prod.reshape(prod.shape[0], w.size, -1)[...] *= w[None, :, None]
             if out is None:
-                out = term
+                out = prod
             else:
-                out += term
+                out += prod
         return out
+
+    @staticmethod
+    def apply_quiet(terms: list, Ht: np.ndarray) -> np.ndarray | None:
+        """:meth:`apply` for a worker thread (floating-point error state is per thread)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _PriorOperator.apply(terms, Ht)
+
+    @staticmethod
+    def row_blocks(terms: list, n_blocks: int, p: int) -> list[tuple[slice, list]]:
+        """``terms`` split into ``n_blocks`` row blocks balanced by stored entries.
+
+        A CSR product computes every output row from that row's entries in storage
+        order, so the blocks give exactly the rows of the whole product.
+        """
+        if n_blocks <= 1 or p < 2 * n_blocks:
+            return [(slice(0, p), terms)]
+        work = np.zeros(p)
+        for B, lo, hi, w in terms:
+            work += np.diff(B.indptr) if sp.issparse(B) else B.shape[1]
+        cum = np.cumsum(work + 1.0)
+        cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks)
+        bounds = np.unique(np.concatenate([[0], cuts, [p]]))
+        return [(slice(int(a), int(b)), [(B[a:b], lo, hi, w) for B, lo, hi, w in terms])
+                for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+# ---------------------------------------------------------------------------
+# one sweep on the wide layout
+# ---------------------------------------------------------------------------
+
+
+class _Workspace:
+    """Buffers and per-restart weights of one stack of R restarts (reused every sweep)."""
+
+    def __init__(self, prob: JointProblem, R: int, k: int, n_threads: int = 1) -> None:
+        n, P = prob.Xcat.shape
+        self.R, self.k = R, k
+        pmax = int(np.diff(prob.offsets).max()) if prob.n_modalities else 0
+        self.numW = np.empty((n, R * k))
+        self.denW = np.empty((n, R * k))
+        self.num = np.empty((P, R * k))
+        self.den = np.empty((pmax, R * k))
+        self.tmp = np.empty((pmax, R * k))
+        self.gamma1 = _per_restart(prob.gamma1, R)
+        self.gamma2 = _per_restart(prob.gamma2, R)
+        # beta_I d_I, broadcastable against an H_I^T block viewed as (p_I, R, k)
+        self.degree = []
+        for g in prob.graphs:
+            if g is None:
+                self.degree.append(None)
+                continue
+            beta, _, d = g
+            if np.ndim(beta) == 0:
+                self.degree.append((beta * d)[:, None, None])
+            else:
+                self.degree.append(d[:, None, None] * np.asarray(beta)[None, :, None])
+        self.ops = prob.prior_operators()
+        self.pool = ThreadPoolExecutor(n_threads - 1) if n_threads > 1 else None
+        self.n_threads = n_threads
+        # row blocks of the prior terms: the "new" ones (on the critical path) split over
+        # the threads, the "old" ones finer, so the main thread can take over the blocks
+        # a worker has not started when it reaches them
+        self.new_blocks = [_PriorOperator.row_blocks(op.new, n_threads, op.p) for op in self.ops]
+        self.old_blocks = [_PriorOperator.row_blocks(op.old, 2 * n_threads if n_threads > 1 else 1, op.p)
+                           for op in self.ops]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
+def _block_grams(T: np.ndarray, R: int, k: int) -> np.ndarray:
+    """``T_r^T T_r`` for the R column blocks of T (shape (m, R k)) -> (R, k, k)."""
+    G = np.empty((R, k, k))
+    for r in range(R):
+        blk = T[:, r * k:(r + 1) * k]
+        np.matmul(blk.T, blk, out=G[r])
+    return G
+
+
+def _step_W(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
+    """W step in place: ``W <- W * (X H^T) / (W (H H^T + gamma1 I) + eps)``."""
+    R, k = ws.R, ws.k
+    num, den = ws.numW, ws.denW
+    np.matmul(prob.Xcat, Ht, out=num)  # sum_I X_I H_I^T for every restart in one product
+    G = _block_grams(Ht, R, k)  # sum_I H_I H_I^T
+    if np.any(ws.gamma1):
+        G[:, np.arange(k), np.arange(k)] += ws.gamma1[:, None]
+    for r in range(R):
+        np.matmul(Wt[:, r * k:(r + 1) * k], G[r], out=den[:, r * k:(r + 1) * k])
+    den += _EPS
+    np.divide(num, den, out=num)
+    Wt *= num
+
+
+def _h_matrices(ws: _Workspace, Wt: np.ndarray) -> np.ndarray:
+    """``W_r^T W_r + gamma2 E_k`` per restart, shape (R, k, k).
+
+    ``gamma2 E_k H`` (every row the column sums of H) is folded into the k x k
+    matrix that multiplies H, so the denominator's dense part is one product.
+    """
+    Q = _block_grams(Wt, ws.R, ws.k)
+    if np.any(ws.gamma2):
+        Q += ws.gamma2[:, None, None]
+    return Q
+
+
+def _finish_H(prob, ws: _Workspace, Ht: np.ndarray, Q: np.ndarray, I: int, num: np.ndarray) -> None:
+    """H_I step in place, given its numerator ``num`` (p_I, R k) (overwritten)."""
+    R, k = ws.R, ws.k
+    a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
+    p = b - a
+    H = Ht[a:b]
+    den = ws.den[:p]
+    for r in range(R):  # (W^T W + gamma2 E_k) H_I, transposed
+        np.matmul(H[:, r * k:(r + 1) * k], Q[r], out=den[:, r * k:(r + 1) * k])
+    deg = ws.degree[I]
+    if deg is not None:  # beta_I H_I D_I
+        tmp = ws.tmp[:p]
+        np.multiply(H.reshape(p, R, k), deg, out=tmp.reshape(p, R, k))
+        den += tmp
+    den += _EPS
+    np.divide(num, den, out=num)
+    H *= num
+
+
+def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
+    """One Gauss-Seidel sweep in place: W, then H_1, ..., H_M, each with the newest values.
+
+    With a thread pool the "old" prior products (blocks not updated yet in this
+    sweep) start at once on the workers, overlapped with the dense products of
+    the main thread, and the "new" ones are split by rows over all threads. Every
+    sum is formed in the same order with or without the pool, so the iterates do
+    not depend on the number of threads.
+    """
+    pool, ops = ws.pool, ws.ops
+    early = [[(rows, pool.submit(_PriorOperator.apply_quiet, terms, Ht)) for rows, terms in blocks]
+             if (pool is not None and op.old) else None for op, blocks in zip(ops, ws.old_blocks)]
+    _step_W(prob, ws, Wt, Ht)
+    Q = _h_matrices(ws, Wt)
+    np.matmul(prob.Xcat.T, Wt, out=ws.num)  # W^T X_I of every modality in one product
+    for I, op in enumerate(ops):
+        a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
+        num = ws.num[a:b]
+        if early[I] is not None:
+            # blocks no worker has started are computed here (last first), the rest awaited
+            parts = {}
+            for j in range(len(early[I]) - 1, -1, -1):
+                rows, fut = early[I][j]
+                if fut.cancel():
+                    parts[j] = _PriorOperator.apply(ws.old_blocks[I][j][1], Ht)
+            for j, (rows, fut) in enumerate(early[I]):
+                part = parts[j] if j in parts else fut.result()
+                if part is not None:
+                    num[rows] += part
+        elif op.old:
+            num += _PriorOperator.apply(op.old, Ht)
+        if op.new:
+            blocks = ws.new_blocks[I]
+            futs = {j: pool.submit(_PriorOperator.apply_quiet, terms, Ht)
+                    for j, (_, terms) in enumerate(blocks) if j > 0} if pool is not None else {}
+            parts = {0: _PriorOperator.apply(blocks[0][1], Ht)}
+            for j in sorted(futs, reverse=True):  # blocks the workers have not started
+                if futs[j].cancel():
+                    parts[j] = _PriorOperator.apply(blocks[j][1], Ht)
+            for j, (rows, terms) in enumerate(blocks):
+                num[rows] += parts[j] if j in parts else futs[j].result()
+        _finish_H(prob, ws, Ht, Q, I, num)
+
+
+# ---------------------------------------------------------------------------
+# objective
+# ---------------------------------------------------------------------------
+
+
+def _objective_terms_wide(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R: int) -> dict:
+    k = Wt.shape[1] // R if R else 0
+    X = prob.Xcat
+    n, P = X.shape
+    # fit from the residual X - W H (no cancellation error), in column blocks
+    fit = np.zeros(R)
+    width = max(1, _RESIDUAL_BLOCK // max(n, 1))
+    for r in range(R):
+        w = Wt[:, r * k:(r + 1) * k]
+        h = Ht[:, r * k:(r + 1) * k]
+        for c0 in range(0, P, width):
+            c1 = min(P, c0 + width)
+            E = w @ h[c0:c1].T
+            np.subtract(X[:, c0:c1], E, out=E)
+            e = E.ravel()
+            fit[r] += float(np.dot(e, e))
+    off = prob.offsets
+
+    def blocks(T):
+        return T.reshape(T.shape[0], R, k)
+
+    cross = np.zeros(R)
+    for I, J, lam, A, AT in prob.cross:
+        prod = np.asarray(A @ Ht[off[J]:off[J + 1]])  # A_IJ H_J^T
+        prod *= Ht[off[I]:off[I + 1]]
+        tr = prod.sum(axis=0).reshape(R, k).sum(axis=1)
+        cross -= _per_restart(lam, R) * tr
+    smooth = np.zeros(R)
+    for I, g in enumerate(prob.graphs):
+        if g is None:
+            continue
+        beta, S, d = g
+        H = Ht[off[I]:off[I + 1]]
+        SH = np.asarray(S @ H)
+        SH *= H
+        HH = H * H
+        # sum_p d_p ||h_p||^2 - <H, H S>, per column, then summed over each restart's k columns
+        quad = (d @ HH - SH.sum(axis=0)).reshape(R, k).sum(axis=1)
+        smooth += _per_restart(beta, R) * np.maximum(quad, 0.0)  # Tr(H L H^T) >= 0; clip round-off
+    W3 = Wt.reshape(n, R, k)
+    basis = _per_restart(prob.gamma1, R) * np.einsum("nrk,nrk->r", W3, W3)
+    sparsity = np.zeros(R)
+    if _any(prob.gamma2):
+        c = blocks(Ht).sum(axis=2)  # column sums of every H_I, (P, R)
+        c *= c
+        sparsity = _per_restart(prob.gamma2, R) * c.sum(axis=0)
+    return {"fit": fit, "cross": cross, "smoothness": smooth, "basis": basis, "sparsity": sparsity}
+
+
+def _total(t: dict) -> np.ndarray:
+    return t["fit"] + t["cross"] + t["smoothness"] + t["basis"] + t["sparsity"]
+
+
+# ---------------------------------------------------------------------------
+# public functions on stacked arrays
+# ---------------------------------------------------------------------------
 
 
 def update_W(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np.ndarray:
-    """Multiplicative W step (eq. (1) of spec §2.2), stacked over restarts."""
-    R, n, k = W.shape
-    num = np.zeros((n, R * k))
-    HHt = np.zeros((R, k, k))
-    for X, H in zip(prob.Xs, Hs):
-        num += X @ H.reshape(R * k, -1).T  # sum_I X_I H_I^T in one product per modality
-        HHt += _gram_rows(H)
-    num = num.reshape(n, R, k).transpose(1, 0, 2)
-    if _any(prob.gamma1):
-        HHt = HHt + prob.gamma1 * np.eye(k)
-    den = _bmm(W, HHt)
-    den += _EPS
-    np.divide(num, den, out=den)
-    den *= W
-    return den
+    """Multiplicative W step (eq. (1) of spec §2.2), stacked over restarts.
 
-
-def _WtX(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    W of shape (R, n, k), Hs list of (R, k, p_I); returns the new W (R, n, k).
+    """
     R, n, k = W.shape
-    Wt = W.transpose(0, 2, 1).reshape(R * k, n)
-    return (Wt @ X).reshape(R, k, X.shape[1])
+    ws = _Workspace(prob, R, k)
+    Wt = _wide_W(W)
+    _step_W(prob, ws, Wt, _tall_H(Hs))
+    return _stacked_W(Wt, R)
 
 
 def update_H(
@@ -248,78 +601,54 @@ def update_H(
 ) -> np.ndarray:
     """Multiplicative step of block H_I (eq. (2) of spec §2.2) with the newest blocks.
 
-    Numerator ``W^T X_I + 1/2 C_I + beta_I H_I S_I``; denominator
-    ``W^T W H_I + beta_I H_I D_I + gamma2 E_k H_I + eps``. ``E_k H_I`` (every row equal
-    to the column sums of H_I) is formed by broadcasting, never as a k x k matrix.
+    W (R, n, k), WtW (R, k, k) = W^T W, Hs list of (R, k, p_I), optional WtX
+    (R, k, p_I) = W^T X_I. Numerator ``W^T X_I + 1/2 C_I + beta_I H_I S_I``;
+    denominator ``(W^T W + gamma2 E_k) H_I + beta_I H_I D_I + eps``. Returns the new
+    H_I (R, k, p_I); the inputs are not modified.
     """
-    H = Hs[I]
-    num = _WtX(W, prob.Xs[I]) if WtX is None else np.array(WtX, dtype=np.float64)
-    cross = prob.cross_numerator(Hs, I)
-    if cross is not None:
-        num += cross
-    den = _bmm(WtW, H)
-    g = prob.graphs[I]
-    if g is not None:
-        beta, S, d = g
-        HS = _right_multiply(H, S, S)  # S is symmetric: H S = (S H^T)^T
-        HS *= beta
-        num += HS
-        HS = np.multiply(H, d, out=HS)
-        HS *= beta
-        den += HS
-    if _any(prob.gamma2):
-        den += prob.gamma2 * H.sum(axis=1, keepdims=True)
-    den += _EPS
-    np.divide(num, den, out=num)
-    num *= H
-    return num
+    R, n, k = W.shape
+    ws = _Workspace(prob, R, k)
+    Wt = _wide_W(W)
+    Ht = _tall_H(Hs)
+    a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
+    if WtX is None:
+        num = prob.Xs[I].T @ Wt
+    else:
+        num = np.ascontiguousarray(np.asarray(WtX, dtype=np.float64).transpose(2, 0, 1)).reshape(b - a, R * k)
+    op = ws.ops[I]
+    for terms in (op.old, op.new):
+        part = _PriorOperator.apply(terms, Ht)
+        if part is not None:
+            num += part
+    Q = np.array(WtW, dtype=np.float64)
+    if np.any(ws.gamma2):
+        Q += ws.gamma2[:, None, None]
+    _finish_H(prob, ws, Ht, Q, I, num)
+    return np.ascontiguousarray(Ht[a:b].reshape(b - a, R, k).transpose(1, 2, 0))
 
 
 def objective_terms(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> dict:
     """Each term of F per restart (arrays of shape (R,)).
 
-    The fit term is computed from the residual ``X_I - W H_I`` (one restart at a
-    time), not from the Gram expansion, so it has no cancellation error.
+    W (R, n, k), Hs list of (R, k, p_I). The fit term is computed from the
+    residual ``X_I - W H_I``, not from the Gram expansion, so it has no
+    cancellation error.
     """
-    R = W.shape[0]
-    fit = np.zeros(R)
-    for r in range(R):
-        for X, H in zip(prob.Xs, Hs):
-            E = X - W[r] @ H[r]
-            fit[r] += np.einsum("ij,ij->", E, E)
-    cross = np.zeros(R)
-    for I, J, lam, A, AT in prob.cross:
-        cross -= np.ravel(lam) * np.einsum("rkq,rkq->r", _right_multiply(Hs[I], A, AT), Hs[J])
-    smooth = np.zeros(R)
-    for H, g in zip(Hs, prob.graphs):
-        if g is None:
-            continue
-        beta, S, d = g
-        quad = np.einsum("rkp,p->r", H * H, d) - np.einsum("rkp,rkp->r", _right_multiply(H, S, S), H)
-        smooth += np.ravel(beta) * np.maximum(quad, 0.0)  # Tr(H L H^T) >= 0; clip round-off
-    basis = np.ravel(prob.gamma1) * np.einsum("rnk,rnk->r", W, W)
-    sparsity = np.zeros(R)
-    if _any(prob.gamma2):
-        for H in Hs:
-            c = H.sum(axis=1)
-            sparsity += np.ravel(prob.gamma2) * np.einsum("rp,rp->r", c, c)
-    return {"fit": fit, "cross": cross, "smoothness": smooth, "basis": basis, "sparsity": sparsity}
+    return _objective_terms_wide(prob, _wide_W(W), _tall_H(Hs), W.shape[0])
 
 
 def objective(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np.ndarray:
     """The objective F of spec §1.2 for each stacked restart, shape (R,)."""
-    t = objective_terms(prob, W, Hs)
-    return t["fit"] + t["cross"] + t["smoothness"] + t["basis"] + t["sparsity"]
+    return _total(objective_terms(prob, W, Hs))
 
 
 def iterate(prob: JointProblem, W: np.ndarray, Hs: list) -> tuple[np.ndarray, list]:
     """One Gauss-Seidel sweep: W, then H_1, ..., H_M, each with the newest values."""
-    W = update_W(prob, W, Hs)
-    WtW = _gram_cols(W)
-    Hs = list(Hs)
-    for I in range(prob.n_modalities):
-        Hs[I] = update_H(prob, W, WtW, Hs, I)
-    return W, Hs
+    R, n, k = W.shape
+    ws = _Workspace(prob, R, k)
+    Wt, Ht = _wide_W(W), _tall_H(Hs)
+    _sweep(prob, ws, Wt, Ht)
+    return _stacked_W(Wt, R), _stacked_H(Ht, R, prob.offsets)
 
 
 def run_batch(
@@ -330,15 +659,19 @@ def run_batch(
     max_iter: int,
     tol: float,
     check_every: int = 10,
+    n_threads: int = 1,
 ) -> list[dict]:
     """Iterate stacked restarts until each converges; return one result per restart.
 
-    A restart stops when its relative objective decrease over the last
-    ``check_every`` iterations, ``(F_prev - F) / max(|F_0|, tiny)``, falls below
-    ``tol``, or at ``max_iter``. Finished restarts leave the stack, so every result
-    is the one that restart would give alone. A restart whose iterates stop being
-    finite (an unbounded objective, spec §2.5) is stopped and reported with
-    ``objective = inf``.
+    W of shape (R, n, k), Hs list of (R, k, p_I). A restart stops when its relative
+    objective decrease over the last ``check_every`` iterations,
+    ``(F_prev - F) / max(|F_0|, tiny)``, falls below ``tol``, or at ``max_iter``.
+    Finished restarts leave the stack, so every result is the one that restart
+    would give alone. A restart whose iterates stop being finite (an unbounded
+    objective, spec §2.5) is stopped and reported with ``objective = inf``.
+
+    ``n_threads`` > 1 runs the sparse prior products on worker threads, overlapped
+    with the dense products; the numbers do not depend on it.
 
     Returns
     -------
@@ -349,16 +682,19 @@ def run_batch(
     # overflow of a diverging restart is detected at the next check and reported
     with np.errstate(over="ignore", invalid="ignore"):
         if BLAS_THREADS is None:
-            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every)
+            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every,
+                              n_threads=n_threads)
         with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every)
+            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every,
+                              n_threads=n_threads)
 
 
-def _run_batch(prob, W, Hs, *, max_iter, tol, check_every):
-    R = W.shape[0]
-    W = np.array(W, dtype=np.float64)
-    Hs = [np.array(H, dtype=np.float64) for H in Hs]
-    F = objective(prob, W, Hs)
+def _run_batch(prob, W, Hs, *, max_iter, tol, check_every, n_threads):
+    R, n, k = W.shape
+    Wt = _wide_W(W)
+    Ht = _tall_H(Hs)
+    off = prob.offsets
+    F = _total(_objective_terms_wide(prob, Wt, Ht, R))
     traces = [[float(f)] for f in F]
     F0 = np.abs(F)
     Fprev = F.copy()
@@ -368,46 +704,59 @@ def _run_batch(prob, W, Hs, *, max_iter, tol, check_every):
     def finish(local: np.ndarray, it: int, converged: bool, finite: bool = True) -> None:
         for j in local:
             r = int(active[j])
+            cols = slice(j * k, (j + 1) * k)
             results[r] = {
-                "W": W[j].copy(),
-                "Hs": [H[j].copy() for H in Hs],
+                "W": Wt[:, cols].copy(),
+                "Hs": [np.ascontiguousarray(Ht[a:b, cols].T) for a, b in zip(off[:-1], off[1:])],
                 "trace": np.asarray(traces[r]),
                 "n_iter": it,
                 "converged": converged,
                 "finite": finite,
             }
 
-    it = 0
-    for it in range(1, max_iter + 1):
-        W, Hs = iterate(prob, W, Hs)
-        last = it == max_iter
-        if it % check_every and not last:
-            continue
-        F = objective(prob, W, Hs)
-        bad = ~np.isfinite(F)
-        bad |= ~np.array([np.isfinite(W[j]).all() for j in range(W.shape[0])])
-        for j in range(len(active)):
-            traces[int(active[j])].append(float(F[j]))
-        rel = (Fprev - F) / np.maximum(F0, np.finfo(np.float64).tiny)
-        # tol = 0 means "run max_iter sweeps" (a round-off-level increase must not stop it)
-        done = (rel < tol) & ~bad if tol > 0 else np.zeros(len(active), dtype=bool)
-        if bad.any():
-            finish(np.flatnonzero(bad), it, False, finite=False)
-        if last:
-            finish(np.flatnonzero(done), it, True)
-            finish(np.flatnonzero(~(done | bad)), it, False)
-            active = active[:0]
-            break
-        if done.any():
-            finish(np.flatnonzero(done), it, True)
-        keep = ~(done | bad)
-        if not keep.all():
-            active, W, F0, F = active[keep], W[keep], F0[keep], F[keep]
-            Hs = [H[keep] for H in Hs]
-            prob = prob.take(keep)
-        Fprev = F
-        if active.size == 0:
-            break
-    if active.size:  # max_iter == 0
-        finish(np.arange(active.size), it, False)
+    ws = _Workspace(prob, R, k, n_threads=max(1, int(n_threads)) if max_iter > 0 else 1)
+    try:
+        it = 0
+        for it in range(1, max_iter + 1):
+            _sweep(prob, ws, Wt, Ht)
+            last = it == max_iter
+            if it % check_every and not last:
+                continue
+            m = len(active)
+            F = _total(_objective_terms_wide(prob, Wt, Ht, m))
+            bad = ~np.isfinite(F)
+            bad |= ~np.isfinite(Wt.reshape(n, m, k)).all(axis=(0, 2))
+            for j in range(m):
+                traces[int(active[j])].append(float(F[j]))
+            rel = (Fprev - F) / np.maximum(F0, np.finfo(np.float64).tiny)
+            # tol = 0 means "run max_iter sweeps" (a round-off-level increase must not stop it)
+            done = (rel < tol) & ~bad if tol > 0 else np.zeros(m, dtype=bool)
+            if bad.any():
+                finish(np.flatnonzero(bad), it, False, finite=False)
+            if last:
+                finish(np.flatnonzero(done), it, True)
+                finish(np.flatnonzero(~(done | bad)), it, False)
+                active = active[:0]
+                break
+            if done.any():
+                finish(np.flatnonzero(done), it, True)
+            keep = ~(done | bad)
+            if not keep.all():
+                idx = np.flatnonzero(keep)
+                cols = (idx[:, None] * k + np.arange(k)).ravel()
+                active, F0, F = active[keep], F0[keep], F[keep]
+                Wt = np.ascontiguousarray(Wt[:, cols])
+                Ht = np.ascontiguousarray(Ht[:, cols])
+                prob = prob.take(keep)
+                threads = ws.n_threads
+                ws.close()
+                if active.size:
+                    ws = _Workspace(prob, active.size, k, n_threads=threads)
+            Fprev = F
+            if active.size == 0:
+                break
+        if active.size:  # max_iter == 0
+            finish(np.arange(active.size), it, False)
+    finally:
+        ws.close()
     return results  # type: ignore[return-value]
