@@ -304,6 +304,8 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             if not common.any():
                 raise ValueError("Ys: no region is non-constant in every modality")
             ykeep = [common.copy() for _ in ykeep]
+        # validation returns the caller's own array only when it already is float64
+        # and C-ordered; anything else was copied, and overwriting it saves nothing
         if not self.copy and xkeep.all() and X is X_in and X.flags.writeable:
             Xs = _standardize_inplace(X, self.x_mean_, self.x_scale_)
         else:
@@ -473,16 +475,15 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         return V
 
     @staticmethod
-    def _scale(Z, w):
-        t = Z @ w
-        s = np.sqrt(t @ t / Z.shape[0])
-        return w / s if s > EPS else w * 0.0
-
-    @staticmethod
     def _unit_variance_factors(T: np.ndarray) -> np.ndarray:
         """``1 / sd`` of every column of the variates T (n, r), 0 for a null column."""
         s = np.sqrt((T * T).sum(axis=0) / T.shape[0])
         return np.where(s > EPS, 1.0 / np.where(s > EPS, s, 1.0), 0.0)
+
+    @classmethod
+    def _scale(cls, Z, w):
+        """``w`` rescaled so that the variate ``Z w`` has unit variance (0 if null)."""
+        return w * cls._unit_variance_factors((Z @ w)[:, None])[0]
 
     def _loss(self, X, Ys, U, V):
         return self._loss_from(X @ U, [Y @ v for Y, v in zip(Ys, V)])

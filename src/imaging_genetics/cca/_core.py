@@ -367,6 +367,7 @@ class LinearSolver:
         None after the other solves.
         """
         self.last_image = None
+        self.last_rtol = 0.0
         B = np.asarray(B, dtype=np.float64)
         squeeze = B.ndim == 1
         B2 = B[:, None] if squeeze else B
@@ -378,17 +379,14 @@ class LinearSolver:
             if method == "dense":
                 W = self._solve_dense(H, B2)
             else:
+                self.last_rtol = self.cg_tol if rtol is None else max(rtol, self.cg_tol)
                 start = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(B2.shape)
                 image = gram = None
                 if start is not None and x0_image is not None and len(self.Zs) == 1:
                     image = np.asarray(x0_image, dtype=np.float64).reshape(self.n, -1)
                     if x0_gram is not None:
                         gram = np.asarray(x0_gram, dtype=np.float64).reshape(B2.shape)
-                W = self._solve_cg(H, B2, start, self.cg_tol if rtol is None else max(rtol, self.cg_tol),
-                                   image, gram)
-                self.last_rtol = self.cg_tol if rtol is None else max(rtol, self.cg_tol)
-                return W[:, 0] if squeeze else W
-        self.last_rtol = 0.0
+                W = self._solve_cg(H, B2, start, self.last_rtol, image, gram)
         return W[:, 0] if squeeze else W
 
     def _woodbury_pays(self) -> bool:

@@ -472,6 +472,25 @@ def _finish_H(prob, ws: _Workspace, Ht: np.ndarray, Q: np.ndarray, I: int, num: 
     H *= num
 
 
+def _add_row_blocks(num: np.ndarray, blocks: list, futures: dict, Ht: np.ndarray) -> None:
+    """``num[rows] += product`` for every row block of prior terms.
+
+    ``futures`` maps a block index to its product submitted to a worker; blocks
+    without one, or whose worker has not started (last first), are computed on
+    this thread, the others awaited. The blocks cover disjoint rows, so the result
+    does not depend on which thread computed which block.
+    """
+    parts = {}
+    for j in range(len(blocks) - 1, -1, -1):
+        fut = futures.get(j)
+        if fut is None or fut.cancel():
+            parts[j] = _PriorOperator.apply(blocks[j][1], Ht)
+    for j, (rows, _) in enumerate(blocks):
+        part = parts[j] if j in parts else futures[j].result()
+        if part is not None:
+            num[rows] += part
+
+
 def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
     """One Gauss-Seidel sweep in place: W, then H_1, ..., H_M, each with the newest values.
 
@@ -482,37 +501,22 @@ def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -
     not depend on the number of threads.
     """
     pool, ops = ws.pool, ws.ops
-    early = [[(rows, pool.submit(_PriorOperator.apply_quiet, terms, Ht)) for rows, terms in blocks]
-             if (pool is not None and op.old) else None for op, blocks in zip(ops, ws.old_blocks)]
+    early = [{j: pool.submit(_PriorOperator.apply_quiet, terms, Ht) for j, (_, terms) in enumerate(blocks)}
+             if (pool is not None and op.old) else {} for op, blocks in zip(ops, ws.old_blocks)]
     _step_W(prob, ws, Wt, Ht)
     Q = _h_matrices(ws, Wt)
     np.matmul(prob.Xcat.T, Wt, out=ws.num)  # W^T X_I of every modality in one product
     for I, op in enumerate(ops):
         a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
         num = ws.num[a:b]
-        if early[I] is not None:
-            # blocks no worker has started are computed here (last first), the rest awaited
-            parts = {}
-            for j in range(len(early[I]) - 1, -1, -1):
-                rows, fut = early[I][j]
-                if fut.cancel():
-                    parts[j] = _PriorOperator.apply(ws.old_blocks[I][j][1], Ht)
-            for j, (rows, fut) in enumerate(early[I]):
-                part = parts[j] if j in parts else fut.result()
-                if part is not None:
-                    num[rows] += part
-        elif op.old:
-            num += _PriorOperator.apply(op.old, Ht)
+        if op.old:
+            _add_row_blocks(num, ws.old_blocks[I], early[I], Ht)
         if op.new:
             blocks = ws.new_blocks[I]
+            # block 0 stays on this thread, the others go to the workers
             futs = {j: pool.submit(_PriorOperator.apply_quiet, terms, Ht)
                     for j, (_, terms) in enumerate(blocks) if j > 0} if pool is not None else {}
-            parts = {0: _PriorOperator.apply(blocks[0][1], Ht)}
-            for j in sorted(futs, reverse=True):  # blocks the workers have not started
-                if futs[j].cancel():
-                    parts[j] = _PriorOperator.apply(blocks[j][1], Ht)
-            for j, (rows, terms) in enumerate(blocks):
-                num[rows] += parts[j] if j in parts else futs[j].result()
+            _add_row_blocks(num, blocks, futs, Ht)
         _finish_H(prob, ws, Ht, Q, I, num)
 
 
