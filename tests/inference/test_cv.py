@@ -10,6 +10,7 @@ from imaging_genetics.inference.cv import make_folds
 from imaging_genetics.inference.metrics import canonical_correlations
 from imaging_genetics.networks import correlation_graph
 
+from _dask_cluster import on_local_dask_cluster
 from _toy_cca import RidgeCCA, toy_data
 
 GRID = {"reg": [0.1, 10.0], "smoothness_x": [0.0, 1.0]}
@@ -152,14 +153,8 @@ def test_cross_validate_cca_and_errors():
 
 
 def test_dask_cluster_identical_to_sequential():
-    distributed = pytest.importorskip("dask.distributed")
-    import joblib
-
     ref = _nested(n_jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
-        with joblib.parallel_config(backend="dask"):
-            got = _nested(n_jobs=-1)
+    got = on_local_dask_cluster(_nested)
     pd.testing.assert_frame_equal(ref.table[DET], got.table[DET])
     np.testing.assert_array_equal(ref.x_weights, got.x_weights)
 

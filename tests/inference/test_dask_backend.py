@@ -9,6 +9,8 @@ import pytest
 from imaging_genetics.inference.nmf_selection import nmf_grid_search
 from imaging_genetics.nmf import JCBSNMF
 
+from _dask_cluster import on_local_dask_cluster
+
 GRID = {"cross_strength": [1e-3, 1.0], "smoothness": [1e-3, 0.1], "basis_penalty": [1e-3, 1.0],
         "sparsity": [1e-2, 10.0]}
 NUMBERS = ["reconstruction_error", "relative_error", "objective"]
@@ -36,14 +38,8 @@ def _search(**kw):
 
 
 def test_grid_search_on_a_local_dask_cluster_equals_n_jobs_1():
-    distributed = pytest.importorskip("dask.distributed")
-    import joblib
-
     ref = _search(n_jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
-        with joblib.parallel_config(backend="dask"):
-            got = _search(n_jobs=-1)
+    got = on_local_dask_cluster(_search)
     pd.testing.assert_frame_equal(ref, got)
     assert got.attrs["best_group"] == ref.attrs["best_group"]
 
