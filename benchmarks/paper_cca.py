@@ -212,7 +212,7 @@ def multitask_data(args):
     from imaging_genetics.simulate import multitask_cca_data
 
     return multitask_cca_data(args.n_samples, args.n_snps, args.n_rois, correlations=(0.8, 0.5, 0.2),
-                              random_state=args.seed)
+                              random_state=args.seed, n_specific_blocks=args.specific_blocks)
 
 
 def main(argv=None) -> None:
@@ -227,6 +227,9 @@ def main(argv=None) -> None:
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--specific-blocks", type=int, default=1,
+                    help="LD blocks private to each task besides the shared ones (0: every task "
+                         "shares one SNP support, the multi-task premise of the paper)")
     ap.add_argument("--methods", type=lambda s: s.split(","), default=METHODS)
     ap.add_argument("--sensitivity", metavar="DIR", default=None,
                     help="also run the sensitivity study (each penalty over --grid, others at 1) and write "
