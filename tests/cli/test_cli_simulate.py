@@ -41,6 +41,16 @@ def test_simulate_rejects_bad_options(tmp_path):
     assert result.exit_code != 0 and "preset" in result.output
     result = runner.invoke(app, ["simulate", "cca", "--out", str(tmp_path), "--correlations", "a,b"])
     assert result.exit_code != 0 and "correlations" in result.output
+    result = runner.invoke(app, ["simulate", "cca", "--out", str(tmp_path), "--specific-blocks", "-1"])
+    assert result.exit_code != 0 and "specific-blocks" in result.output
+
+
+def test_simulate_cca_shared_snp_support(tmp_path):
+    result = runner.invoke(app, ["simulate", "cca", "--out", str(tmp_path), "--n-samples", "40", "--n-snps", "100",
+                                 "--n-rois", "20", "--specific-blocks", "0"])
+    assert result.exit_code == 0, result.output
+    support = load_bundle(tmp_path / "truth.npz")["support_x"]
+    assert support.shape == (100, 3) and support.any() and np.all(support == support[:, [0]])
 
 
 def test_console_script_prints_one_line_errors(tmp_path):

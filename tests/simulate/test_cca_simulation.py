@@ -80,6 +80,9 @@ def test_shapes_supports_and_networks():
         (dict(correlations=()), "correlations"),
         (dict(n_snps=20), "n_snps"),
         (dict(ld_rho=1.0), "ld_rho"),
+        (dict(n_specific_blocks=-1), "n_specific_blocks"),
+        (dict(n_shared_blocks=0, n_specific_blocks=0), "n_shared_blocks"),
+        (dict(n_shared_modules=0, n_specific_rois=0), "n_specific_rois"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -87,3 +90,12 @@ def test_bad_arguments(kwargs, match):
     base.update(kwargs)
     with pytest.raises(ValueError, match=match):
         multitask_cca_data(**base)
+
+
+def test_shared_snp_support_design():
+    # n_specific_blocks=0: every task's loadings on the same LD blocks
+    X, Ys, t = multitask_cca_data(40, 100, 30, correlations=(0.8, 0.5, 0.2), random_state=1,
+                                  n_shared_blocks=3, n_specific_blocks=0)
+    S = t["support_x"]
+    assert S.sum(axis=0).tolist() == [15, 15, 15]
+    assert np.all(S == S[:, [0]])

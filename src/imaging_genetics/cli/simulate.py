@@ -54,6 +54,7 @@ def simulate_cca(
     n_rois: int = typer.Option(90, help="Number of brain regions q per modality."),
     correlations: str = typer.Option("0.8,0.5,0.2", help="Population canonical correlation of each task, comma-separated (K = their number)."),
     fmt: TableFormat = typer.Option(TableFormat.csv, "--format", help="csv, tsv or parquet tables; plink writes the genotypes as PLINK .bed/.bim/.fam and imaging as CSV."),
+    specific_blocks: int = typer.Option(1, min=0, help="LD blocks of SNPs private to each task, besides the 4 blocks all tasks share; 0 gives every task the same SNP support."),
     random_state: int = typer.Option(0, help="Seed; the same seed writes the same data."),
 ) -> None:
     """Multi-task sparse CCA data: one SNP matrix against K imaging modalities (MTS2CCA design)."""
@@ -64,7 +65,11 @@ def simulate_cca(
         corr = tuple(float(c) for c in correlations.split(",") if c.strip())
     except ValueError:
         raise typer.BadParameter(f"--correlations must be comma-separated numbers, got {correlations!r}")
-    X, Ys, truth = multitask_cca_data(n_samples, n_snps, n_rois, correlations=corr, random_state=random_state)
+    try:
+        X, Ys, truth = multitask_cca_data(n_samples, n_snps, n_rois, correlations=corr, random_state=random_state,
+                                          n_specific_blocks=specific_blocks)
+    except ValueError as err:
+        raise typer.BadParameter(str(err))
     out.mkdir(parents=True, exist_ok=True)
     ids = _sample_ids(n_samples)
     snp = _frame(np.asarray(X), "rs", ids)

@@ -97,7 +97,9 @@ def multitask_cca_data(
         Imaging noise: independent modules with equicorrelation ``module_corr``.
     n_shared_blocks, n_specific_blocks : int
         SNP support: whole LD blocks shared by all tasks, plus blocks specific to
-        each task.
+        each task. ``n_specific_blocks=0`` gives every task the same SNP support,
+        the premise of the multi-task l2,1 coupling; with private blocks, those of a
+        task with a very low correlation are not identifiable at moderate n.
     n_shared_modules, n_specific_rois : int
         Imaging support: whole modules shared by all modalities, plus regions
         specific to each modality.
@@ -138,6 +140,14 @@ def multitask_cca_data(
     mod_sizes = [ms] * (q // ms) + ([q % ms] if q % ms else [])
     modules = np.repeat(np.arange(len(mod_sizes)), mod_sizes)
     n_blocks, n_mods = len(block_sizes), len(mod_sizes)
+    n_shared_blocks = check_positive_int(n_shared_blocks, "n_shared_blocks", minimum=0)
+    n_specific_blocks = check_positive_int(n_specific_blocks, "n_specific_blocks", minimum=0)
+    n_shared_modules = check_positive_int(n_shared_modules, "n_shared_modules", minimum=0)
+    n_specific_rois = check_positive_int(n_specific_rois, "n_specific_rois", minimum=0)
+    if n_shared_blocks + n_specific_blocks == 0:
+        raise ValueError("n_shared_blocks, n_specific_blocks: both are 0, so no SNP carries a task's signal")
+    if n_shared_modules + n_specific_rois == 0:
+        raise ValueError("n_shared_modules, n_specific_rois: both are 0, so no region carries a task's signal")
     need_blocks = n_shared_blocks + K * n_specific_blocks
     if need_blocks > n_blocks:
         raise ValueError(f"n_snps: {p} SNPs give {n_blocks} LD blocks; the supports need "
