@@ -10,8 +10,13 @@ vector is shared by all tasks.
 Scale (spec sparse_cca.md, decision 1). Columns are centred and divided by their
 training standard deviation (ddof = 0), so ``C_xx = X'X/n`` is the correlation
 matrix, and the loss is ``sum_k ||X u_k - Y_k v_k||^2 / n``. The released MATLAB
-code z-scores (ddof = 1) and does not divide by n, so its penalty values equal
-``(n - 1)`` times the values used here: ``beta_MATLAB = (n - 1) * beta_ours``.
+code z-scores (ddof = 1), does not divide by n and scales its weights to
+``||X u||^2 = 1``, i.e. to ``1 / sqrt(n - 1)`` times a unit-variance weight. Its
+quadratic penalties (the Laplacian terms, lambda) therefore equal ``(n - 1)`` times
+ours, and its norm penalties (l1, l2,1, group, fusion: beta), homogeneous of degree
+one in the weights, ``sqrt(n - 1)`` times ours: ``lambda_MATLAB = (n - 1) * lambda``,
+``beta_MATLAB = sqrt(n - 1) * beta``. ``tests/cca/test_cca_matlab_reference.py``
+checks this against a transcription of ``mts2cca.m``.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ penalty terms on the SNP block (``_x_terms``) and on the imaging block
 
 Scale of every penalty (spec sparse_cca.md, decision 1): columns are standardised
 with training statistics and the loss is divided by n, so a value means the same at
-any sample size. The released MATLAB codes z-score without dividing by n; their
-values equal ``(n - 1) x`` the values here (e.g. ``beta_MATLAB = (n - 1) * sparsity_x``).
+any sample size. The released MATLAB code (``mts2cca.m``) z-scores without dividing
+by n and scales weights to ``||X u||^2 = 1``: its Laplacian weights equal ``(n - 1) x``
+the values here (``lambda_MATLAB = (n - 1) * smoothness_x``), its norm penalties
+``sqrt(n - 1) x`` (``beta_MATLAB = sqrt(n - 1) * sparsity_x``); see ``_base``.
 """
 
 from __future__ import annotations
@@ -90,11 +92,12 @@ class MTS2CCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: (n - 1) x this).
+        beta1 (MATLAB code: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
     smoothness_x : float, default 1.0
-        lambda1, weight of the SNP network (LD / corr^2 prior) Laplacian.
+        lambda1, weight of the SNP network (LD / corr^2 prior) Laplacian (MATLAB
+        code: (n - 1) x this).
     smoothness_y : float, default 1.0
         lambda2, weight of the brain network Laplacians.
 """ + _COMMON_DOC + """
@@ -138,7 +141,7 @@ class MTSCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: (n - 1) x this).
+        beta1 (MATLAB code: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
 """ + _COMMON_DOC
@@ -170,7 +173,7 @@ class MTGSCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: (n - 1) x this).
+        beta1 (MATLAB code: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
     group_sparsity : float, default 0.5
@@ -205,7 +208,7 @@ class SCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: (n - 1) x this).
+        beta1 (MATLAB code: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
 """ + _COMMON_DOC
@@ -245,13 +248,14 @@ class JCBSCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: (n - 1) x this).
+        beta1 (MATLAB code: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
     smoothness_x, smoothness_y : float, default 1.0
         lambda1, lambda2.
     fusion : float, default 0.1
-        tau, fused-lasso weight between modalities.
+        tau, fused-lasso weight between modalities (a norm penalty: sqrt(n - 1) x
+        this on the MATLAB scale).
 """ + _COMMON_DOC
 
     _shared_u = True
