@@ -141,7 +141,8 @@ class MTSCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: sqrt(n - 1) x this).
+        beta1 (Du et al.'s codes, unit-norm columns: the same value; mts2cca.m:
+        sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
 """ + _COMMON_DOC
@@ -173,7 +174,8 @@ class MTGSCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: sqrt(n - 1) x this).
+        beta1 (Du et al.'s codes, unit-norm columns: the same value; mts2cca.m:
+        sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
     group_sparsity : float, default 0.5
@@ -208,7 +210,7 @@ class SCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: sqrt(n - 1) x this).
+        beta1 (on the scale of mts2cca.m: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
 """ + _COMMON_DOC
@@ -248,7 +250,7 @@ class JCBSCCA(BaseSparseCCA):
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (MATLAB code: sqrt(n - 1) x this).
+        beta1 (on the scale of mts2cca.m: sqrt(n - 1) x this).
     sparsity_y : float, default 0.5
         beta2.
     smoothness_x, smoothness_y : float, default 1.0

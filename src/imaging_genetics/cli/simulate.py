@@ -65,11 +65,8 @@ def simulate_cca(
         corr = tuple(float(c) for c in correlations.split(",") if c.strip())
     except ValueError:
         raise typer.BadParameter(f"--correlations must be comma-separated numbers, got {correlations!r}")
-    try:
-        X, Ys, truth = multitask_cca_data(n_samples, n_snps, n_rois, correlations=corr, random_state=random_state,
-                                          n_specific_blocks=specific_blocks)
-    except ValueError as err:
-        raise typer.BadParameter(str(err))
+    X, Ys, truth = multitask_cca_data(n_samples, n_snps, n_rois, correlations=corr, random_state=random_state,
+                                      n_specific_blocks=specific_blocks)
     out.mkdir(parents=True, exist_ok=True)
     ids = _sample_ids(n_samples)
     snp = _frame(np.asarray(X), "rs", ids)
