@@ -490,9 +490,6 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         """``w`` rescaled so that the variate ``Z w`` has unit variance (0 if null)."""
         return w * cls._unit_variance_factors((Z @ w)[:, None])[0]
 
-    def _loss(self, X, Ys, U, V):
-        return self._loss_from(X @ U, [Y @ v for Y, v in zip(Ys, V)])
-
     def _loss_from(self, XU, YV):
         """``sum_k ||X u_k - Y_k v_k||^2 / n`` from the variates XU (n, Kx) and Y_k v_k."""
         n = XU.shape[0]

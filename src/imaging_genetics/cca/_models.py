@@ -371,9 +371,9 @@ class TCCA(BaseSparseCCA):
         # v-step on the combined matrix sum_k w_k Y_k.
         Yt = sum(wk * Y for wk, Y in zip(w, Ys))
         H = Ridge(beta).hessian([v], stacked=False)
-        before = self._loss(X, Ys, U, [wk * v for wk in w]) + beta * (v @ v)
+        before = self._loss_from(XU, [wk * (Y @ v) for wk, Y in zip(w, Ys)]) + beta * (v @ v)
         v = LinearSolver([Yt], 1.0, method=self.solver).solve(H, Yt.T @ t / n)
-        after = self._loss(X, Ys, U, [wk * v for wk in w]) + beta * (v @ v)
+        after = self._loss_from(XU, [wk * (Y @ v) for wk, Y in zip(w, Ys)]) + beta * (v @ v)
         # w-step on the n x K matrix [Y_1 v ... Y_K v].
         Z = np.column_stack([Y @ v for Y in Ys])
         w = np.linalg.solve(Z.T @ Z / n + (beta + EPS) * np.eye(len(Ys)), Z.T @ t / n)
