@@ -75,8 +75,9 @@ _EPS = EPS
 #: ``n_jobs=1`` and ``n_jobs=2`` give identical numbers); (b) multi-threaded BLAS
 #: on these skinny products degrades by orders of magnitude when a core is shared
 #: with another process (its threads spin-wait for each other). A lone fit still
-#: uses the other cores: the sparse prior products run on worker threads
-#: (``n_threads`` of :func:`run_batch`), overlapped with the dense products.
+#: uses the other cores (``n_threads`` of :func:`run_batch`): the products with X,
+#: in fixed blocks, the sparse prior products and the element-wise steps of large
+#: blocks are shared with worker threads.
 #: None leaves the BLAS setting alone.
 BLAS_THREADS: int | None = 1
 
@@ -88,6 +89,14 @@ _DENSE_ABOVE = 0.1
 
 #: Columns of the residual block used to compute the fit term (bounds its memory).
 _RESIDUAL_BLOCK = 2**20
+
+#: Blocks of the products X H^T (rows of X) and X^T W (columns of X), shared between
+#: threads. Fixed, so that the numbers never depend on the number of threads.
+_X_BLOCKS = 2
+
+#: An H_I step with at least this many entries is done in ``_X_BLOCKS`` row blocks
+#: (below, the cost of handing a block to a worker is larger than the gain).
+_SPLIT_ABOVE = 2**15
 
 
 def available_threads() -> int:
@@ -347,12 +356,6 @@ class _PriorOperator:
         return out
 
     @staticmethod
-    def apply_quiet(terms: list, Ht: np.ndarray) -> np.ndarray | None:
-        """:meth:`apply` for a worker thread (floating-point error state is per thread)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return _PriorOperator.apply(terms, Ht)
-
-    @staticmethod
     def row_blocks(terms: list, n_blocks: int, p: int) -> list[tuple[slice, list]]:
         """``terms`` split into ``n_blocks`` row blocks balanced by stored entries.
 
@@ -402,6 +405,10 @@ class _Workspace:
             else:
                 self.degree.append(d[:, None, None] * np.asarray(beta)[None, :, None])
         self.ops = prob.prior_operators()
+        # the two products with X in a fixed number of row (column) blocks, whatever the
+        # thread count: every entry is then computed by the same call with or without workers
+        self.x_rows = _even_slices(n, _X_BLOCKS)
+        self.x_cols = _even_slices(P, _X_BLOCKS)
         self.pool = ThreadPoolExecutor(n_threads - 1) if n_threads > 1 else None
         self.n_threads = n_threads
         # row blocks of the prior terms: the "new" ones (on the critical path) split over
@@ -417,6 +424,12 @@ class _Workspace:
             self.pool = None
 
 
+def _even_slices(m: int, n_blocks: int) -> list[slice]:
+    """``range(m)`` in at most ``n_blocks`` contiguous, nearly equal slices."""
+    bounds = np.unique(np.linspace(0, m, min(n_blocks, max(m, 1)) + 1).round().astype(int))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _block_grams(T: np.ndarray, R: int, k: int) -> np.ndarray:
     """``T_r^T T_r`` for the R column blocks of T (shape (m, R k)) -> (R, k, k)."""
     G = np.empty((R, k, k))
@@ -428,9 +441,14 @@ def _block_grams(T: np.ndarray, R: int, k: int) -> np.ndarray:
 
 def _step_W(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
     """W step in place: ``W <- W * (X H^T) / (W (H H^T + gamma1 I) + eps)``."""
+    _run_tasks(ws, [(_rows_product, (prob.Xcat, Ht, ws.numW, rows)) for rows in ws.x_rows])
+    _finish_W(ws, Wt, Ht)
+
+
+def _finish_W(ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
+    """The W step given its numerator ``ws.numW = X H^T`` (overwritten)."""
     R, k = ws.R, ws.k
     num, den = ws.numW, ws.denW
-    np.matmul(prob.Xcat, Ht, out=num)  # sum_I X_I H_I^T for every restart in one product
     G = _block_grams(Ht, R, k)  # sum_I H_I H_I^T
     if np.any(ws.gamma1):
         G[:, np.arange(k), np.arange(k)] += ws.gamma1[:, None]
@@ -439,6 +457,48 @@ def _step_W(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) 
     den += _EPS
     np.divide(num, den, out=num)
     Wt *= num
+
+
+def _rows_product(A: np.ndarray, B: np.ndarray, out: np.ndarray, rows: slice) -> None:
+    """``out[rows] = A[rows] @ B``."""
+    np.matmul(A[rows], B, out=out[rows])
+
+
+def _cols_product(A: np.ndarray, B: np.ndarray, out: np.ndarray, cols: slice) -> None:
+    """``out[cols] = A[:, cols]^T @ B``."""
+    np.matmul(A[:, cols].T, B, out=out[cols])
+
+
+def _quiet(f, *args):
+    """``f(*args)`` with overflow and invalid operations silent, as on the main thread
+    (a diverging restart is detected at the next check; the error state is per thread)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return f(*args)
+
+
+def _submit(pool: ThreadPoolExecutor, f, *args):
+    """``f(*args)`` on a worker thread, with the main thread's floating-point error state."""
+    return pool.submit(_quiet, f, *args)
+
+
+def _run_tasks(ws: _Workspace, tasks: list, submitted: list | None = None) -> None:
+    """Run independent tasks ``(function, args)``; with a pool, share them with the workers.
+
+    Tasks already submitted (``submitted``, futures in the order of ``tasks``) are
+    awaited; the main thread takes over, from the last, every task a worker has not
+    started.
+    """
+    if ws.pool is None:
+        for f, a in tasks:
+            f(*a)
+        return
+    futs = submitted if submitted is not None else [_submit(ws.pool, f, *a) for f, a in tasks]
+    for (f, a), fut in zip(tasks[::-1], futs[::-1]):
+        if fut.cancel():
+            f(*a)
+    for fut in futs:
+        if not fut.cancelled():
+            fut.result()
 
 
 def _h_matrices(ws: _Workspace, Wt: np.ndarray) -> np.ndarray:
@@ -454,18 +514,31 @@ def _h_matrices(ws: _Workspace, Wt: np.ndarray) -> np.ndarray:
 
 
 def _finish_H(prob, ws: _Workspace, Ht: np.ndarray, Q: np.ndarray, I: int, num: np.ndarray) -> None:
-    """H_I step in place, given its numerator ``num`` (p_I, R k) (overwritten)."""
+    """H_I step in place, given its numerator ``num`` (p_I, R k) (overwritten).
+
+    Every row of H_I^T is updated from that row alone, so a large block is done in
+    a fixed number of row blocks, shared with the workers.
+    """
+    p = int(prob.offsets[I + 1] - prob.offsets[I])
+    blocks = _even_slices(p, _X_BLOCKS) if p * ws.R * ws.k >= _SPLIT_ABOVE else [slice(0, p)]
+    _run_tasks(ws, [(_finish_H_rows, (prob, ws, Ht, Q, I, num, rows)) for rows in blocks])
+
+
+def _finish_H_rows(prob, ws: _Workspace, Ht: np.ndarray, Q: np.ndarray, I: int, num: np.ndarray,
+                   rows: slice) -> None:
+    """:func:`_finish_H` on the rows ``rows`` of H_I^T."""
     R, k = ws.R, ws.k
-    a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
-    p = b - a
-    H = Ht[a:b]
-    den = ws.den[:p]
+    a = int(prob.offsets[I])
+    H = Ht[a + rows.start:a + rows.stop]
+    p = H.shape[0]
+    num = num[rows]
+    den = ws.den[rows]
     for r in range(R):  # (W^T W + gamma2 E_k) H_I, transposed
         np.matmul(H[:, r * k:(r + 1) * k], Q[r], out=den[:, r * k:(r + 1) * k])
     deg = ws.degree[I]
     if deg is not None:  # beta_I H_I D_I
-        tmp = ws.tmp[:p]
-        np.multiply(H.reshape(p, R, k), deg, out=tmp.reshape(p, R, k))
+        tmp = ws.tmp[rows]
+        np.multiply(H.reshape(p, R, k), deg[rows], out=tmp.reshape(p, R, k))
         den += tmp
     den += _EPS
     np.divide(num, den, out=num)
@@ -478,12 +551,14 @@ def _add_row_blocks(num: np.ndarray, blocks: list, futures: dict, Ht: np.ndarray
     ``futures`` maps a block index to its product submitted to a worker; blocks
     without one, or whose worker has not started (last first), are computed on
     this thread, the others awaited. The blocks cover disjoint rows, so the result
-    does not depend on which thread computed which block.
+    does not depend on which thread computed which block. Blocks without a future
+    are computed first: a block submitted a moment ago has not started yet, and
+    taking it over at once would leave its worker idle.
     """
-    parts = {}
+    parts = {j: _PriorOperator.apply(terms, Ht) for j, (_, terms) in enumerate(blocks) if j not in futures}
     for j in range(len(blocks) - 1, -1, -1):
         fut = futures.get(j)
-        if fut is None or fut.cancel():
+        if fut is not None and fut.cancel():
             parts[j] = _PriorOperator.apply(blocks[j][1], Ht)
     for j, (rows, _) in enumerate(blocks):
         part = parts[j] if j in parts else futures[j].result()
@@ -494,18 +569,25 @@ def _add_row_blocks(num: np.ndarray, blocks: list, futures: dict, Ht: np.ndarray
 def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
     """One Gauss-Seidel sweep in place: W, then H_1, ..., H_M, each with the newest values.
 
-    With a thread pool the "old" prior products (blocks not updated yet in this
-    sweep) start at once on the workers, overlapped with the dense products of
-    the main thread, and the "new" ones are split by rows over all threads. Every
-    sum is formed in the same order with or without the pool, so the iterates do
+    With a thread pool the two products with X run in fixed blocks on all threads,
+    the "old" prior products (blocks not updated yet in this sweep) start at once
+    on the workers, overlapped with the dense products of the main thread, the
+    "new" ones are split by rows over all threads, and so are the element-wise
+    steps of large blocks. Every entry is computed by the same call, and every
+    sum formed in the same order, with or without the pool, so the iterates do
     not depend on the number of threads.
     """
     pool, ops = ws.pool, ws.ops
-    early = [{j: pool.submit(_PriorOperator.apply_quiet, terms, Ht) for j, (_, terms) in enumerate(blocks)}
+    xh = [(_rows_product, (prob.Xcat, Ht, ws.numW, rows)) for rows in ws.x_rows]
+    # the dense blocks first: the W step waits for them, the old prior products can wait
+    xh_futs = [_submit(pool, f, *a) for f, a in xh] if pool is not None else None
+    early = [{j: _submit(pool, _PriorOperator.apply, terms, Ht) for j, (_, terms) in enumerate(blocks)}
              if (pool is not None and op.old) else {} for op, blocks in zip(ops, ws.old_blocks)]
-    _step_W(prob, ws, Wt, Ht)
+    _run_tasks(ws, xh, xh_futs)
+    _finish_W(ws, Wt, Ht)
     Q = _h_matrices(ws, Wt)
-    np.matmul(prob.Xcat.T, Wt, out=ws.num)  # W^T X_I of every modality in one product
+    # W^T X_I of every modality, by column blocks of X
+    _run_tasks(ws, [(_cols_product, (prob.Xcat, Wt, ws.num, cols)) for cols in ws.x_cols])
     for I, op in enumerate(ops):
         a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
         num = ws.num[a:b]
@@ -514,7 +596,7 @@ def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -
         if op.new:
             blocks = ws.new_blocks[I]
             # block 0 stays on this thread, the others go to the workers
-            futs = {j: pool.submit(_PriorOperator.apply_quiet, terms, Ht)
+            futs = {j: _submit(pool, _PriorOperator.apply, terms, Ht)
                     for j, (_, terms) in enumerate(blocks) if j > 0} if pool is not None else {}
             _add_row_blocks(num, blocks, futs, Ht)
         _finish_H(prob, ws, Ht, Q, I, num)
@@ -525,11 +607,31 @@ def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -
 # ---------------------------------------------------------------------------
 
 
-def _objective_terms_wide(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R: int) -> dict:
+def _objective_terms_wide(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R: int, pool=None) -> dict:
+    """Each term of F per restart, on the wide layout.
+
+    With a thread pool the prior terms (sparse products) are computed on a worker
+    while this thread computes the fit term; the numbers are the same either way.
+    """
+    priors = _submit(pool, _prior_terms, prob, Ht, R) if pool is not None else None
+    fit = _fit_term(prob, Wt, Ht, R)
+    cross, smooth = priors.result() if priors is not None else _prior_terms(prob, Ht, R)
+    k = Wt.shape[1] // R if R else 0
+    W3 = Wt.reshape(Wt.shape[0], R, k)
+    basis = _per_restart(prob.gamma1, R) * np.einsum("nrk,nrk->r", W3, W3)
+    sparsity = np.zeros(R)
+    if _any(prob.gamma2):
+        c = Ht.reshape(Ht.shape[0], R, k).sum(axis=2)  # column sums of every H_I, (P, R)
+        c *= c
+        sparsity = _per_restart(prob.gamma2, R) * c.sum(axis=0)
+    return {"fit": fit, "cross": cross, "smoothness": smooth, "basis": basis, "sparsity": sparsity}
+
+
+def _fit_term(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R: int) -> np.ndarray:
+    """``||X - W H||_F^2`` per restart, from the residual (no cancellation error), in column blocks."""
     k = Wt.shape[1] // R if R else 0
     X = prob.Xcat
     n, P = X.shape
-    # fit from the residual X - W H (no cancellation error), in column blocks
     fit = np.zeros(R)
     width = max(1, _RESIDUAL_BLOCK // max(n, 1))
     for r in range(R):
@@ -541,11 +643,14 @@ def _objective_terms_wide(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R:
             np.subtract(X[:, c0:c1], E, out=E)
             e = E.ravel()
             fit[r] += float(np.dot(e, e))
+    return fit
+
+
+def _prior_terms(prob: JointProblem, Ht: np.ndarray, R: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cross terms ``-lambda_IJ Tr(H_I A_IJ H_J^T)`` and the graph terms
+    ``beta_I Tr(H_I L_I H_I^T)`` per restart, each summed over the priors."""
+    k = Ht.shape[1] // R if R else 0
     off = prob.offsets
-
-    def blocks(T):
-        return T.reshape(T.shape[0], R, k)
-
     cross = np.zeros(R)
     for I, J, lam, A, AT in prob.cross:
         prod = np.asarray(A @ Ht[off[J]:off[J + 1]])  # A_IJ H_J^T
@@ -564,14 +669,7 @@ def _objective_terms_wide(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R:
         # sum_p d_p ||h_p||^2 - <H, H S>, per column, then summed over each restart's k columns
         quad = (d @ HH - SH.sum(axis=0)).reshape(R, k).sum(axis=1)
         smooth += _per_restart(beta, R) * np.maximum(quad, 0.0)  # Tr(H L H^T) >= 0; clip round-off
-    W3 = Wt.reshape(n, R, k)
-    basis = _per_restart(prob.gamma1, R) * np.einsum("nrk,nrk->r", W3, W3)
-    sparsity = np.zeros(R)
-    if _any(prob.gamma2):
-        c = blocks(Ht).sum(axis=2)  # column sums of every H_I, (P, R)
-        c *= c
-        sparsity = _per_restart(prob.gamma2, R) * c.sum(axis=0)
-    return {"fit": fit, "cross": cross, "smoothness": smooth, "basis": basis, "sparsity": sparsity}
+    return cross, smooth
 
 
 def _total(t: dict) -> np.ndarray:
@@ -674,8 +772,8 @@ def run_batch(
     would give alone. A restart whose iterates stop being finite (an unbounded
     objective, spec §2.5) is stopped and reported with ``objective = inf``.
 
-    ``n_threads`` > 1 runs the sparse prior products on worker threads, overlapped
-    with the dense products; the numbers do not depend on it.
+    ``n_threads`` > 1 shares each sweep, and the objective at each check, with
+    worker threads (see :func:`_sweep`); the numbers do not depend on it.
 
     Returns
     -------
@@ -727,7 +825,7 @@ def _run_batch(prob, W, Hs, *, max_iter, tol, check_every, n_threads):
             if it % check_every and not last:
                 continue
             m = len(active)
-            F = _total(_objective_terms_wide(prob, Wt, Ht, m))
+            F = _total(_objective_terms_wide(prob, Wt, Ht, m, ws.pool))
             bad = ~np.isfinite(F)
             bad |= ~np.isfinite(Wt.reshape(n, m, k)).all(axis=(0, 2))
             for j in range(m):
