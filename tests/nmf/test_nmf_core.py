@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from sklearn.decomposition import NMF
 
 from imaging_genetics.nmf import JCBSNMF, JNMF, JSNMNMF
+from imaging_genetics.nmf import _core
 from imaging_genetics.nmf._core import JointProblem, objective, objective_terms, run_batch, update_H, update_W
 
 from nmf_testdata import make_problem
@@ -200,11 +201,16 @@ def test_batched_restarts_equal_separate_runs(problem):
         np.testing.assert_allclose(alone["trace"], together[r]["trace"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("split_all", [False, True])
 @pytest.mark.parametrize("n_threads", [2, 3])
-def test_threaded_sweep_gives_the_same_numbers(problem, n_threads):
-    # the sparse prior products run on worker threads by row blocks; every sum is
-    # formed in the same order, so the iterates must be bit-identical. A grid stack
-    # (one weight per restart) exercises the per-restart terms as well.
+def test_threaded_sweep_gives_the_same_numbers(problem, n_threads, split_all, monkeypatch):
+    # the products with X, the sparse prior products and (for large blocks) the
+    # element-wise H steps run on worker threads by blocks; every entry comes from
+    # the same call and every sum is formed in the same order, so the iterates must
+    # be bit-identical. A grid stack (one weight per restart) exercises the
+    # per-restart terms as well; split_all makes every H step a split one.
+    if split_all:
+        monkeypatch.setattr(_core, "_SPLIT_ABOVE", 1)
     Xs, cross, graphs = problem
     graphs = [S if I != 1 else S.toarray() for I, S in enumerate(graphs)]  # one dense prior
     lam = np.array([0.1, 0.5, 2.0])
@@ -220,6 +226,29 @@ def test_threaded_sweep_gives_the_same_numbers(problem, n_threads):
         for Ha, Hb in zip(a["Hs"], b["Hs"]):
             np.testing.assert_array_equal(Ha, Hb)
         np.testing.assert_array_equal(a["trace"], b["trace"])
+
+
+@pytest.mark.parametrize("sizes, n, k", [((1, 7), 2, 1), ((3,), 5, 2), ((1, 1, 40), 3, 3)])
+def test_threaded_sweep_degenerate_shapes(sizes, n, k, monkeypatch):
+    # blocks that cannot be split (one sample, one feature, one modality) and
+    # forced splits of tiny H steps give the same numbers on 1 and 2 threads
+    monkeypatch.setattr(_core, "_SPLIT_ABOVE", 1)
+    rng = np.random.RandomState(3)
+    Xs = [rng.rand(n, p) for p in sizes]
+    cross = [(I, I + 1, 0.2, sp.csr_matrix(rng.rand(sizes[I], sizes[I + 1]) > 0.5, dtype=float))
+             for I in range(len(sizes) - 1)]
+    graphs = [(0.3, sp.csr_matrix(np.ones((p, p)) - np.eye(p))) for p in sizes]
+    prob = JointProblem(Xs, cross=cross, graphs=graphs, gamma1=0.1, gamma2=0.1)
+    W = rng.rand(2, n, k)
+    Hs = [rng.rand(2, k, p) for p in sizes]
+    one = run_batch(prob, W, Hs, max_iter=15, tol=0.0, n_threads=1)
+    two = run_batch(prob, W, Hs, max_iter=15, tol=0.0, n_threads=2)
+    for a, b in zip(one, two):
+        assert np.isfinite(a["trace"]).all()
+        assert np.all(np.diff(a["trace"]) <= 1e-12 * np.abs(a["trace"][:-1]))
+        np.testing.assert_array_equal(a["W"], b["W"])
+        for Ha, Hb in zip(a["Hs"], b["Hs"]):
+            np.testing.assert_array_equal(Ha, Hb)
 
 
 def test_zero_rows_and_columns_no_nan():

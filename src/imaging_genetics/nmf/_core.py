@@ -90,11 +90,15 @@ _DENSE_ABOVE = 0.1
 #: Columns of the residual block used to compute the fit term (bounds its memory).
 _RESIDUAL_BLOCK = 2**20
 
-#: Blocks of the products X H^T (rows of X) and X^T W (columns of X), shared between
-#: threads. Fixed, so that the numbers never depend on the number of threads.
-_X_BLOCKS = 2
+#: Blocks in which the work of a sweep is shared between threads: the products
+#: X H^T (rows of X) and X^T W (columns of X), the prior products of blocks updated
+#: earlier in the sweep and large H_I steps (rows); the other prior products use
+#: twice as many (rows). Fixed, whatever the thread count, so that every entry is
+#: computed by the same call with or without workers (a dense product on a subset
+#: of rows need not round like the same rows of the whole product).
+_N_BLOCKS = 2
 
-#: An H_I step with at least this many entries is done in ``_X_BLOCKS`` row blocks
+#: An H_I step with at least this many entries is done in ``_N_BLOCKS`` row blocks
 #: (below, the cost of handing a block to a worker is larger than the gain).
 _SPLIT_ABOVE = 2**15
 
@@ -360,7 +364,9 @@ class _PriorOperator:
         """``terms`` split into ``n_blocks`` row blocks balanced by stored entries.
 
         A CSR product computes every output row from that row's entries in storage
-        order, so the blocks give exactly the rows of the whole product.
+        order, so its blocks give exactly the rows of the whole product; a dense
+        product need not, which is why the number of blocks never depends on the
+        number of threads (``_N_BLOCKS``).
         """
         if n_blocks <= 1 or p < 2 * n_blocks:
             return [(slice(0, p), terms)]
@@ -407,16 +413,15 @@ class _Workspace:
         self.ops = prob.prior_operators()
         # the two products with X in a fixed number of row (column) blocks, whatever the
         # thread count: every entry is then computed by the same call with or without workers
-        self.x_rows = _even_slices(n, _X_BLOCKS)
-        self.x_cols = _even_slices(P, _X_BLOCKS)
+        self.x_rows = _even_slices(n, _N_BLOCKS)
+        self.x_cols = _even_slices(P, _N_BLOCKS)
         self.pool = ThreadPoolExecutor(n_threads - 1) if n_threads > 1 else None
         self.n_threads = n_threads
-        # row blocks of the prior terms: the "new" ones (on the critical path) split over
-        # the threads, the "old" ones finer, so the main thread can take over the blocks
-        # a worker has not started when it reaches them
-        self.new_blocks = [_PriorOperator.row_blocks(op.new, n_threads, op.p) for op in self.ops]
-        self.old_blocks = [_PriorOperator.row_blocks(op.old, 2 * n_threads if n_threads > 1 else 1, op.p)
-                           for op in self.ops]
+        # row blocks of the prior terms: the "old" ones finer than the "new" ones (on the
+        # critical path), so the main thread can take over the blocks a worker has not
+        # started when it reaches them
+        self.new_blocks = [_PriorOperator.row_blocks(op.new, _N_BLOCKS, op.p) for op in self.ops]
+        self.old_blocks = [_PriorOperator.row_blocks(op.old, 2 * _N_BLOCKS, op.p) for op in self.ops]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -520,7 +525,7 @@ def _finish_H(prob, ws: _Workspace, Ht: np.ndarray, Q: np.ndarray, I: int, num: 
     a fixed number of row blocks, shared with the workers.
     """
     p = int(prob.offsets[I + 1] - prob.offsets[I])
-    blocks = _even_slices(p, _X_BLOCKS) if p * ws.R * ws.k >= _SPLIT_ABOVE else [slice(0, p)]
+    blocks = _even_slices(p, _N_BLOCKS) if p * ws.R * ws.k >= _SPLIT_ABOVE else [slice(0, p)]
     _run_tasks(ws, [(_finish_H_rows, (prob, ws, Ht, Q, I, num, rows)) for rows in blocks])
 
 
