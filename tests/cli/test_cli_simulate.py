@@ -53,6 +53,21 @@ def test_simulate_cca_shared_snp_support(tmp_path):
     assert support.shape == (100, 3) and support.any() and np.all(support == support[:, [0]])
 
 
+def test_simulate_cca_help_states_the_simulator_defaults():
+    # the option's default and the shared-block count in its help are the simulator's
+    import inspect
+
+    import typer.main
+
+    from imaging_genetics.simulate import multitask_cca_data
+
+    defaults = {k: v.default for k, v in inspect.signature(multitask_cca_data).parameters.items()}
+    command = typer.main.get_command(app).commands["simulate"].commands["cca"]
+    option = next(p for p in command.params if p.name == "specific_blocks")
+    assert option.default == defaults["n_specific_blocks"]
+    assert f"besides the {defaults['n_shared_blocks']} blocks all tasks share" in option.help
+
+
 def test_console_script_prints_one_line_errors(tmp_path):
     import subprocess
     import sys

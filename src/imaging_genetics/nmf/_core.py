@@ -277,6 +277,9 @@ class JointProblem:
         new.gamma1 = sub(self.gamma1)
         new.gamma2 = sub(self.gamma2)
         new._init_shared(self.Xcat)
+        weights = [c[2] for c in self.cross] + [g[0] for g in self.graphs if g is not None]
+        if all(np.ndim(w) == 0 for w in weights):  # the prior operators do not change
+            new._ops = self._ops
         return new
 
     # -- prior operators ---------------------------------------------------
@@ -506,13 +509,14 @@ def _run_tasks(ws: _Workspace, tasks: list, submitted: list | None = None) -> No
             fut.result()
 
 
-def _h_matrices(ws: _Workspace, Wt: np.ndarray) -> np.ndarray:
+def _h_matrices(ws: _Workspace, Wt: np.ndarray, WtW: np.ndarray | None = None) -> np.ndarray:
     """``W_r^T W_r + gamma2 E_k`` per restart, shape (R, k, k).
 
     ``gamma2 E_k H`` (every row the column sums of H) is folded into the k x k
     matrix that multiplies H, so the denominator's dense part is one product.
+    ``WtW`` (R, k, k), when given, is used for ``W_r^T W_r`` (and not modified).
     """
-    Q = _block_grams(Wt, ws.R, ws.k)
+    Q = _block_grams(Wt, ws.R, ws.k) if WtW is None else np.array(WtW, dtype=np.float64)
     if np.any(ws.gamma2):
         Q += ws.gamma2[:, None, None]
     return Q
@@ -727,10 +731,7 @@ def update_H(
         part = _PriorOperator.apply(terms, Ht)
         if part is not None:
             num += part
-    Q = np.array(WtW, dtype=np.float64)
-    if np.any(ws.gamma2):
-        Q += ws.gamma2[:, None, None]
-    _finish_H(prob, ws, Ht, Q, I, num)
+    _finish_H(prob, ws, Ht, _h_matrices(ws, Wt, WtW), I, num)
     return np.ascontiguousarray(Ht[a:b].reshape(b - a, R, k).transpose(1, 2, 0))
 
 
