@@ -383,7 +383,7 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         check_every = int(self._check_every)
         if n_jobs == 1 or len(batches) == 1:
-            # alone in this process: the prior products use the other cores (threads)
+            # alone in this process: each sweep is shared with threads on the other cores
             threads = available_threads()
             chunks = [_run_restarts(prob, W0[b], [H[b] for H in H0s], int(self.max_iter), tol, check_every,
                                     threads) for b in batches]
