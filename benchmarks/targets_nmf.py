@@ -20,6 +20,9 @@ Targets
    300 iterations each, within 2x of the FLOP bound; the setting selected by the
    batched search equals the one a plain one-setting-at-a-time loop selects
    (checked on a subset of the grid).
+4. the optional float32 path (``dtype="float32"``): its speed-up over float64 and
+   its agreement after 500 sweeps from the same start (final objective within
+   ``F32_OBJECTIVE_RTOL``, the same co-modules).
 
 FLOP count of one Gauss-Seidel sweep (M modalities, P = sum p_I)::
 
@@ -292,6 +295,41 @@ def grid(rate: float, quick: bool, full: bool) -> list[Result]:
     return out
 
 
+# ---------------------------------------------------------------------------
+# optional float32 path: speed and agreement with float64
+# ---------------------------------------------------------------------------
+
+#: Agreement asked of the float32 path after the same sweeps from the same start:
+#: the final objective (computed in float64) to this relative difference, and the
+#: same co-modules (row z-scores > 2 of every H_I).
+F32_OBJECTIVE_RTOL = 1e-6
+
+
+def float32_path(quick: bool, repeat: int) -> list[Result]:
+    from imaging_genetics.inference import extract_modules
+
+    Xs, cross, graphs = real_size_data()
+    T = 100 if quick else 500
+    fits, best = {}, {}
+    for _ in range(repeat):  # interleaved, best of `repeat`
+        for dtype in ("float64", "float32"):
+            t, fits[dtype] = timed(lambda: _fit_ours(Xs, cross, graphs, K_REAL, T, dtype=dtype))
+            best[dtype] = min(best.get(dtype, np.inf), t)
+    a, b = fits["float64"], fits["float32"]
+    rel = abs(b.objective_[-1] - a.objective_[-1]) / abs(a.objective_[-1])
+    w = np.linalg.norm(b.basis_ - a.basis_) / np.linalg.norm(a.basis_)
+    mods64, mods32 = extract_modules(a), extract_modules(b)
+    differ = sum(int(np.setxor1d(x, y).size) for m64, m32 in zip(mods64, mods32) for x, y in zip(m64, m32))
+    members = sum(int(x.size) for m in mods64 for x in m)
+    return [Result(
+        f"NMF float32 path, real size (K=30, {T} it) vs float64",
+        f"{best['float32']:.2f} s vs {best['float64']:.2f} s = {best['float64'] / best['float32']:.2f}x faster; "
+        f"objective rel. diff {rel:.1e}, W rel. diff {w:.1e}, co-module members differing {differ} of {members}",
+        f"objective <= {F32_OBJECTIVE_RTOL:g}, same modules",
+        rel <= F32_OBJECTIVE_RTOL and differ == 0,
+    )]
+
+
 def run(rate: float, quick: bool = False, full: bool = False, repeat: int = 3) -> list[Result]:
     results = []
     results += per_iteration(rate, quick, repeat)
@@ -299,4 +337,5 @@ def run(rate: float, quick: bool = False, full: bool = False, repeat: int = 3) -
     results += restarts(rate, quick, full)
     rate = max(rate, gemm_rate())
     results += grid(rate, quick, full)
+    results += float32_path(quick, repeat)
     return results

@@ -86,3 +86,19 @@ def test_fit_on_simulated_preset(tmp_path):
     assert summary["n_features"] == [650, 350, 600] and summary["modalities"] == ["mri", "snp", "gene"]
     assert 0 <= summary["planted_module_recovery_jaccard"] <= 1
     assert pd.read_csv(out / "H_snp.csv", index_col=0).shape == (10, 350)
+
+
+def test_fit_and_grid_in_float32(tables, tmp_path):
+    import imaging_genetics
+
+    out = tmp_path / "fit32"
+    result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "-k", "3", "--n-restarts", "1",
+                                 "--max-iter", "30", "--dtype", "float32"])
+    assert result.exit_code == 0, result.output
+    model = imaging_genetics.load(out / "model.npz")
+    assert model.get_params()["dtype"] == "float32" and model.basis_.dtype == np.float32
+    result = runner.invoke(app, ["grid", str(tables), "-o", str(tmp_path / "grid32"), "-k", "2", "--values", "0.1,1",
+                                 "--max-iter", "10", "--dtype", "float32"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "--dtype", "float16"])
+    assert result.exit_code != 0 and "dtype" in result.output

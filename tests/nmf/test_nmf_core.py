@@ -201,9 +201,10 @@ def test_batched_restarts_equal_separate_runs(problem):
         np.testing.assert_allclose(alone["trace"], together[r]["trace"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("split_all", [False, True])
 @pytest.mark.parametrize("n_threads", [2, 3])
-def test_threaded_sweep_gives_the_same_numbers(problem, n_threads, split_all, monkeypatch):
+def test_threaded_sweep_gives_the_same_numbers(problem, n_threads, split_all, dtype, monkeypatch):
     # the products with X, the sparse prior products and (for large blocks) the
     # element-wise H steps run on worker threads by blocks; every entry comes from
     # the same call and every sum is formed in the same order, so the iterates must
@@ -215,12 +216,13 @@ def test_threaded_sweep_gives_the_same_numbers(problem, n_threads, split_all, mo
     graphs = [S if I != 1 else S.toarray() for I, S in enumerate(graphs)]  # one dense prior
     lam = np.array([0.1, 0.5, 2.0])
     prob = JointProblem(Xs, cross=[(I, J, lam if I == 0 else 0.3, A) for (I, J), A in cross.items()],
-                        graphs=[(0.5 * lam, S) for S in graphs], gamma1=0.1, gamma2=lam)
+                        graphs=[(0.5 * lam, S) for S in graphs], gamma1=0.1, gamma2=lam, dtype=dtype)
     rng = np.random.RandomState(5)
     W = rng.rand(3, 30, 4)
     Hs = [rng.rand(3, 4, X.shape[1]) for X in Xs]
     one = run_batch(prob, W, Hs, max_iter=60, tol=0.0, n_threads=1)
     many = run_batch(prob, W, Hs, max_iter=60, tol=0.0, n_threads=n_threads)
+    assert one[0]["W"].dtype == dtype
     for a, b in zip(one, many):
         np.testing.assert_array_equal(a["W"], b["W"])
         for Ha, Hb in zip(a["Hs"], b["Hs"]):

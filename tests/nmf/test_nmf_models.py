@@ -79,6 +79,9 @@ def test_bad_parameters(problem):
         JCBSNMF(3, smoothness=[0.1, 0.1]).fit(Xs, graphs=graphs)
     with pytest.raises(ValueError, match="every entry is zero"):
         JNMF(2).fit([np.zeros((5, 4))])
+    for dtype in ("float16", np.float32, None):
+        with pytest.raises(ValueError, match="dtype must be 'float64' or 'float32'"):
+            JNMF(3, dtype=dtype).fit(Xs)
 
 
 def test_boundedness_warning():
@@ -189,7 +192,7 @@ def test_get_params_clone_and_untouched_init():
     c = clone(m)
     assert c.get_params() == params and c is not m
     assert set(JNMF().get_params()) == {"n_components", "n_restarts", "max_iter", "tol", "init",
-                                        "random_state", "n_jobs"}
+                                        "random_state", "n_jobs", "dtype"}
     assert "smoothness" not in JSNMNMF().get_params()
     bad = JNMF(n_components="x")  # validation happens in fit, not __init__
     assert bad.n_components == "x"
@@ -209,6 +212,28 @@ def test_save_load_round_trip(tmp_path, problem):
     np.testing.assert_array_equal(back.objective_, m.objective_)
     np.testing.assert_array_equal(back.restart_objectives_, m.restart_objectives_)
     assert back.n_iter_ == m.n_iter_ and back.reconstruction_err_ == m.reconstruction_err_
+
+
+def test_float32_path_follows_float64(tmp_path, problem):
+    # single-precision iterations from the same start: float32 factors, a trace that
+    # never rises beyond float32 round-off, the float64 fit's objective and factors
+    # to within single-precision accuracy, and a save/load round trip
+    Xs, cross, graphs = problem
+    kw = dict(n_components=3, n_restarts=2, max_iter=150, tol=0, random_state=2, cross_strength=0.2,
+              smoothness=0.5, sparsity=0.2)
+    ref = _fit(JCBSNMF(**kw), Xs, cross, graphs)
+    m = _fit(JCBSNMF(dtype="float32", **kw), Xs, cross, graphs)
+    assert m.basis_.dtype == np.float32 and all(H.dtype == np.float32 for H in m.coefficients_)
+    assert m.objective_.dtype == np.float64
+    assert np.all(np.diff(m.objective_) <= 1e-6 * np.abs(m.objective_[:-1]))
+    assert m.best_restart_ == ref.best_restart_
+    np.testing.assert_allclose(m.restart_objectives_, ref.restart_objectives_, rtol=1e-5)
+    np.testing.assert_allclose(m.basis_, ref.basis_, rtol=1e-3, atol=1e-3 * np.abs(ref.basis_).max())
+    for H32, H64 in zip(m.coefficients_, ref.coefficients_):
+        np.testing.assert_allclose(H32, H64, rtol=1e-3, atol=1e-3 * np.abs(H64).max())
+    back = imaging_genetics.load(m.save(tmp_path / "model32"))
+    assert back.get_params()["dtype"] == "float32"
+    np.testing.assert_array_equal(back.basis_, m.basis_)
 
 
 def test_reconstruction_error_attribute(problem):

@@ -36,6 +36,11 @@ class Priors(str, Enum):
     none = "none"
 
 
+class Precision(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
 # ---------------------------------------------------------------------------
 # inputs
 # ---------------------------------------------------------------------------
@@ -229,6 +234,7 @@ _PRIORS = typer.Option(Priors.correlation, help="Priors for input tables: 'corre
 _PTHR = typer.Option(0.25, "--prior-threshold", help="Keep correlation-prior edges with r^2 above this value.")
 _NOISE = typer.Option(10.0, "--noise-level", help="Noise level l of the simulated data.")
 _SEED = typer.Option(0, "--random-state", help="Seed for simulation, restarts and permutations.")
+_DTYPE = typer.Option(Precision.float64, "--dtype", help="Precision of the iterations; float32 is faster, its objective and convergence checks stay in float64.")
 
 
 @app.command("fit")
@@ -247,6 +253,7 @@ def fit(
     tol: float = typer.Option(1e-6, help="Relative objective decrease that stops a restart."),
     init: str = typer.Option("random", help="'random' or 'nndsvda'."),
     n_jobs: int = typer.Option(1, help="Parallel batches of restarts."),
+    dtype: Precision = _DTYPE,
     threshold: str = typer.Option("2.0", help="Module z-score threshold T, or one per modality (comma-separated)."),
     id_column: Optional[str] = _ID,
     priors: Priors = _PRIORS,
@@ -260,7 +267,7 @@ def fit(
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
     est = _estimator(model, n_components=n_components, cross_strength=cross_strength, smoothness=smoothness,
                      basis_penalty=basis_penalty, sparsity=sparsity, n_restarts=n_restarts, max_iter=max_iter,
-                     tol=tol, init=init, n_jobs=n_jobs, random_state=random_state)
+                     tol=tol, init=init, n_jobs=n_jobs, random_state=random_state, dtype=dtype.value)
     Xs = data.Xs
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -333,6 +340,7 @@ def grid(
     max_iter: int = typer.Option(200, help="Iterations per restart."),
     tol: float = typer.Option(1e-5, help="Relative objective decrease that stops a restart."),
     n_jobs: int = typer.Option(1, help="Settings fitted in parallel."),
+    dtype: Precision = _DTYPE,
     id_column: Optional[str] = _ID,
     priors: Priors = _PRIORS,
     prior_threshold: float = _PTHR,
@@ -347,7 +355,7 @@ def grid(
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
     vals = [float(v) for v in values.split(",") if v.strip()]
     est = _estimator(model, n_components=n_components, n_restarts=n_restarts, max_iter=max_iter, tol=tol,
-                     random_state=random_state)
+                     random_state=random_state, dtype=dtype.value)
     names = [p for p in ("cross_strength", "smoothness", "basis_penalty", "sparsity") if p in est.get_params()]
     out.mkdir(parents=True, exist_ok=True)
     table = nmf_grid_search(data.Xs, cross_adjacency=data.cross, graphs=data.graphs, estimator=est,

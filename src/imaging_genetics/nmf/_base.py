@@ -223,6 +223,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         tol = check_penalty(self.tol, "tol")
         if self.init not in ("random", "nndsvda", "custom"):
             raise ValueError(f"init must be 'random', 'nndsvda' or 'custom', got {self.init!r}")
+        if not (isinstance(self.dtype, str) and self.dtype in ("float64", "float32")):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
         lam, beta, gamma1, gamma2 = self._penalty_values()
         gamma1 = check_penalty(gamma1, "basis_penalty")
         gamma2 = check_penalty(gamma2, "sparsity")
@@ -286,7 +288,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        prob = JointProblem(Xs, cross=cross, graphs=graph_terms, gamma1=gamma1, gamma2=gamma2)
+        prob = JointProblem(Xs, cross=cross, graphs=graph_terms, gamma1=gamma1, gamma2=gamma2,
+                            dtype=np.dtype(self.dtype).type)
         self._check_bounded(prob, M)
         return prob, k, tol
 
@@ -573,7 +576,8 @@ def fit_settings(estimator, settings: Sequence[Mapping[str, float]], Xs, *, cros
     rep = lambda v: np.repeat(v, R)  # noqa: E731  (one weight per stacked restart)
     cross = [(I, J, rep(lam[(I, J)]), A, AT) for I, J, _, A, AT in prob1.cross]
     graph_terms = [None if g is None else (rep(beta[I]), g[1], g[2]) for I, g in enumerate(prob1.graphs)]
-    prob = JointProblem(prob1.Xs, cross=cross, graphs=graph_terms, gamma1=rep(g1), gamma2=rep(g2))
+    prob = JointProblem(prob1.Xs, cross=cross, graphs=graph_terms, gamma1=rep(g1), gamma2=rep(g2),
+                        dtype=prob1.dtype)
     Xs = prob.Xs
     seeds = check_random_state(clone(estimator).random_state).randint(0, np.iinfo(np.int32).max, size=R)
     W0, H0s = template._initial_factors(Xs, k, seeds, None, None)

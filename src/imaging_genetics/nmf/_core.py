@@ -115,15 +115,15 @@ def available_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _as_operator(M):
+def _as_operator(M, dtype=np.float64):
     """Keep sparse priors sparse; densify only when a dense product is cheaper."""
     if sp.issparse(M):
-        M = sp.csr_matrix(M, dtype=np.float64)
+        M = sp.csr_matrix(M, dtype=dtype)
         if M.shape[0] * M.shape[1] and M.nnz > _DENSE_ABOVE * M.shape[0] * M.shape[1]:
             return np.ascontiguousarray(M.toarray())
         M.sort_indices()
         return M
-    return np.ascontiguousarray(np.asarray(M, dtype=np.float64))
+    return np.ascontiguousarray(np.asarray(M, dtype=dtype))
 
 
 def _coef(c):
@@ -154,10 +154,10 @@ def _per_restart(c, R: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _wide_W(W: np.ndarray) -> np.ndarray:
+def _wide_W(W: np.ndarray, dtype=np.float64) -> np.ndarray:
     """(R, n, k) -> (n, R k)."""
     R, n, k = W.shape
-    return np.ascontiguousarray(np.asarray(W, dtype=np.float64).transpose(1, 0, 2)).reshape(n, R * k)
+    return np.ascontiguousarray(np.asarray(W, dtype=dtype).transpose(1, 0, 2)).reshape(n, R * k)
 
 
 def _stacked_W(Wt: np.ndarray, R: int) -> np.ndarray:
@@ -166,14 +166,14 @@ def _stacked_W(Wt: np.ndarray, R: int) -> np.ndarray:
     return np.ascontiguousarray(Wt.reshape(n, R, -1).transpose(1, 0, 2))
 
 
-def _tall_H(Hs: Sequence[np.ndarray]) -> np.ndarray:
+def _tall_H(Hs: Sequence[np.ndarray], dtype=np.float64) -> np.ndarray:
     """List of (R, k, p_I) -> (P, R k)."""
     R, k = Hs[0].shape[:2]
     sizes = [H.shape[2] for H in Hs]
-    Ht = np.empty((sum(sizes), R * k))  # C order: row blocks are C-contiguous operands
+    Ht = np.empty((sum(sizes), R * k), dtype=dtype)  # C order: row blocks are C-contiguous operands
     a = 0
     for H, p in zip(Hs, sizes):
-        Ht[a:a + p].reshape(p, R, k)[...] = np.asarray(H, dtype=np.float64).transpose(2, 0, 1)
+        Ht[a:a + p].reshape(p, R, k)[...] = np.asarray(H).transpose(2, 0, 1)
         a += p
     return Ht
 
@@ -201,6 +201,10 @@ class JointProblem:
     graphs : list of M entries, None or (beta_I, S_I, d_I) with S_I (p_I, p_I) and
         d_I = S_I 1 (the degree vector; D_I is never formed)
     gamma1, gamma2 : float
+    dtype : {np.float64, np.float32}
+        Precision of the iterations: data, priors and factors are held in it. The
+        objective (and so every convergence decision) is always computed in
+        float64.
 
     Every penalty weight (lambda_IJ, beta_I, gamma1, gamma2) may also be a 1-D
     array with one value per stacked restart: fits that share the data and differ
@@ -214,9 +218,13 @@ class JointProblem:
     graphs: list | None = None
     gamma1: float = 0.0
     gamma2: float = 0.0
+    dtype: type = np.float64
 
     def __post_init__(self) -> None:
-        self.Xs = [np.ascontiguousarray(X, dtype=np.float64) for X in self.Xs]
+        self.dtype = np.dtype(self.dtype).type
+        if self.dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, got {np.dtype(self.dtype).name}")
+        self.Xs = [np.ascontiguousarray(X, dtype=self.dtype) for X in self.Xs]
         M = len(self.Xs)
         if self.graphs is None:
             self.graphs = [None] * M
@@ -228,7 +236,7 @@ class JointProblem:
             if len(c) == 5:  # already prepared (see take)
                 cross.append((I, J, _coef(lam), A, c[4]))
                 continue
-            A = _as_operator(A)
+            A = _as_operator(A, self.dtype)
             AT = A.T.tocsr() if sp.issparse(A) else np.ascontiguousarray(A.T)
             if sp.issparse(AT):
                 AT.sort_indices()
@@ -244,12 +252,12 @@ class JointProblem:
                 continue
             beta, S = _coef(g[0]), g[1]
             S = _as_operator(S)
-            d = np.asarray(S.sum(axis=1)).ravel().astype(np.float64)
-            graphs.append((beta, S, d))
+            d = np.asarray(S.sum(axis=1)).ravel().astype(np.float64)  # summed in float64
+            graphs.append((beta, S.astype(self.dtype) if S.dtype != self.dtype else S, d))
         self.graphs = graphs
         self.gamma1 = _coef(self.gamma1)
         self.gamma2 = _coef(self.gamma2)
-        self.sq_norms = [float(np.einsum("ij,ij->", X, X)) for X in self.Xs]
+        self.sq_norms = [float(np.einsum("ij,ij->", X, X, dtype=np.float64)) for X in self.Xs]
         self._init_shared()
 
     def _init_shared(self, Xcat=None) -> None:
@@ -271,6 +279,7 @@ class JointProblem:
 
         new = object.__new__(JointProblem)
         new.Xs = self.Xs
+        new.dtype = self.dtype
         new.sq_norms = self.sq_norms
         new.cross = [(I, J, sub(lam), A, AT) for I, J, lam, A, AT in self.cross]
         new.graphs = [None if g is None else (sub(g[0]), g[1], g[2]) for g in self.graphs]
@@ -337,7 +346,7 @@ class _PriorOperator:
             if blocks:  # one CSR matrix over the source blocks lo..hi
                 Js = range(int(np.searchsorted(off, lo)), int(np.searchsorted(off, hi)))
                 parts = [blocks.get(J, sp.csr_matrix((p, int(off[J + 1] - off[J])))) for J in Js]
-                B = sp.hstack(parts, format="csr", dtype=np.float64)
+                B = sp.hstack(parts, format="csr", dtype=prob.dtype)
                 B.sum_duplicates()
                 B.sort_indices()
                 out.insert(0, (B, lo, hi, None))
@@ -395,11 +404,12 @@ class _Workspace:
         n, P = prob.Xcat.shape
         self.R, self.k = R, k
         pmax = int(np.diff(prob.offsets).max()) if prob.n_modalities else 0
-        self.numW = np.empty((n, R * k))
-        self.denW = np.empty((n, R * k))
-        self.num = np.empty((P, R * k))
-        self.den = np.empty((pmax, R * k))
-        self.tmp = np.empty((pmax, R * k))
+        dt = prob.dtype
+        self.numW = np.empty((n, R * k), dtype=dt)
+        self.denW = np.empty((n, R * k), dtype=dt)
+        self.num = np.empty((P, R * k), dtype=dt)
+        self.den = np.empty((pmax, R * k), dtype=dt)
+        self.tmp = np.empty((pmax, R * k), dtype=dt)
         self.gamma1 = _per_restart(prob.gamma1, R)
         self.gamma2 = _per_restart(prob.gamma2, R)
         # beta_I d_I, broadcastable against an H_I^T block viewed as (p_I, R, k)
@@ -410,9 +420,9 @@ class _Workspace:
                 continue
             beta, _, d = g
             if np.ndim(beta) == 0:
-                self.degree.append((beta * d)[:, None, None])
+                self.degree.append((beta * d).astype(dt)[:, None, None])
             else:
-                self.degree.append(d[:, None, None] * np.asarray(beta)[None, :, None])
+                self.degree.append((d[:, None, None] * np.asarray(beta)[None, :, None]).astype(dt))
         self.ops = prob.prior_operators()
         # the two products with X in a fixed number of row (column) blocks, whatever the
         # thread count: every entry is then computed by the same call with or without workers
@@ -440,7 +450,7 @@ def _even_slices(m: int, n_blocks: int) -> list[slice]:
 
 def _block_grams(T: np.ndarray, R: int, k: int) -> np.ndarray:
     """``T_r^T T_r`` for the R column blocks of T (shape (m, R k)) -> (R, k, k)."""
-    G = np.empty((R, k, k))
+    G = np.empty((R, k, k), dtype=T.dtype)
     for r in range(R):
         blk = T[:, r * k:(r + 1) * k]
         np.matmul(blk.T, blk, out=G[r])
@@ -516,7 +526,7 @@ def _h_matrices(ws: _Workspace, Wt: np.ndarray, WtW: np.ndarray | None = None) -
     matrix that multiplies H, so the denominator's dense part is one product.
     ``WtW`` (R, k, k), when given, is used for ``W_r^T W_r`` (and not modified).
     """
-    Q = _block_grams(Wt, ws.R, ws.k) if WtW is None else np.array(WtW, dtype=np.float64)
+    Q = _block_grams(Wt, ws.R, ws.k) if WtW is None else np.array(WtW, dtype=Wt.dtype)
     if np.any(ws.gamma2):
         Q += ws.gamma2[:, None, None]
     return Q
@@ -621,7 +631,10 @@ def _objective_terms_wide(prob: JointProblem, Wt: np.ndarray, Ht: np.ndarray, R:
 
     With a thread pool the prior terms (sparse products) are computed on a worker
     while this thread computes the fit term; the numbers are the same either way.
+    Always in float64, whatever the precision of the iterations.
     """
+    if Wt.dtype != np.float64:
+        Wt, Ht = Wt.astype(np.float64), Ht.astype(np.float64)
     priors = _submit(pool, _prior_terms, prob, Ht, R) if pool is not None else None
     fit = _fit_term(prob, Wt, Ht, R)
     cross, smooth = priors.result() if priors is not None else _prior_terms(prob, Ht, R)
@@ -697,8 +710,8 @@ def update_W(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np.
     """
     R, n, k = W.shape
     ws = _Workspace(prob, R, k)
-    Wt = _wide_W(W)
-    _step_W(prob, ws, Wt, _tall_H(Hs))
+    Wt = _wide_W(W, prob.dtype)
+    _step_W(prob, ws, Wt, _tall_H(Hs, prob.dtype))
     return _stacked_W(Wt, R)
 
 
@@ -719,13 +732,13 @@ def update_H(
     """
     R, n, k = W.shape
     ws = _Workspace(prob, R, k)
-    Wt = _wide_W(W)
-    Ht = _tall_H(Hs)
+    Wt = _wide_W(W, prob.dtype)
+    Ht = _tall_H(Hs, prob.dtype)
     a, b = int(prob.offsets[I]), int(prob.offsets[I + 1])
     if WtX is None:
         num = prob.Xs[I].T @ Wt
     else:
-        num = np.ascontiguousarray(np.asarray(WtX, dtype=np.float64).transpose(2, 0, 1)).reshape(b - a, R * k)
+        num = np.ascontiguousarray(np.asarray(WtX, dtype=prob.dtype).transpose(2, 0, 1)).reshape(b - a, R * k)
     op = ws.ops[I]
     for terms in (op.old, op.new):
         part = _PriorOperator.apply(terms, Ht)
@@ -754,7 +767,7 @@ def iterate(prob: JointProblem, W: np.ndarray, Hs: list) -> tuple[np.ndarray, li
     """One Gauss-Seidel sweep: W, then H_1, ..., H_M, each with the newest values."""
     R, n, k = W.shape
     ws = _Workspace(prob, R, k)
-    Wt, Ht = _wide_W(W), _tall_H(Hs)
+    Wt, Ht = _wide_W(W, prob.dtype), _tall_H(Hs, prob.dtype)
     _sweep(prob, ws, Wt, Ht)
     return _stacked_W(Wt, R), _stacked_H(Ht, R, prob.offsets)
 
@@ -799,8 +812,8 @@ def run_batch(
 
 def _run_batch(prob, W, Hs, *, max_iter, tol, check_every, n_threads):
     R, n, k = W.shape
-    Wt = _wide_W(W)
-    Ht = _tall_H(Hs)
+    Wt = _wide_W(W, prob.dtype)
+    Ht = _tall_H(Hs, prob.dtype)
     off = prob.offsets
     F = _total(_objective_terms_wide(prob, Wt, Ht, R))
     traces = [[float(f)] for f in F]
