@@ -384,6 +384,7 @@ def _cases() -> list[Case]:
     add("nmf.fit", "n_restarts = 0", lambda t: _nmf(n_restarts=0), V, r"n_restarts must be >= 1, got 0")
     add("nmf.fit", "negative tol", lambda t: _nmf(tol=-1.0), V, r"tol must be >= 0, got -1\.0")
     add("nmf.fit", "unknown init", lambda t: _nmf(init="svd"), V, r"init must be 'random', 'nndsvda' or 'custom'")
+    add("nmf.fit", "unsupported dtype", lambda t: _nmf(dtype="float16"), V, r"dtype must be 'float64' or 'float32'")
     add("nmf.fit", "negative sparsity", lambda t: _nmf(sparsity=-0.1), V, r"sparsity must be >= 0")
     add("nmf.fit", "cross_adjacency of wrong shape", lambda t: _nmf(cross_adjacency={(0, 1): np.ones((7, 5))}), V,
         r"cross_adjacency\[\(0, 1\)\]: expected shape \(5, 7\), got \(7, 5\)")
