@@ -289,7 +289,7 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
                 stacklevel=3,
             )
         prob = JointProblem(Xs, cross=cross, graphs=graph_terms, gamma1=gamma1, gamma2=gamma2,
-                            dtype=np.dtype(self.dtype).type)
+                            dtype=self.dtype)
         self._check_bounded(prob, M)
         return prob, k, tol
 

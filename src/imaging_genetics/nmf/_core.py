@@ -253,7 +253,7 @@ class JointProblem:
             beta, S = _coef(g[0]), g[1]
             S = _as_operator(S)
             d = np.asarray(S.sum(axis=1)).ravel().astype(np.float64)  # summed in float64
-            graphs.append((beta, S.astype(self.dtype) if S.dtype != self.dtype else S, d))
+            graphs.append((beta, S.astype(self.dtype, copy=False), d))
         self.graphs = graphs
         self.gamma1 = _coef(self.gamma1)
         self.gamma2 = _coef(self.gamma2)
@@ -457,14 +457,18 @@ def _block_grams(T: np.ndarray, R: int, k: int) -> np.ndarray:
     return G
 
 
-def _step_W(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
-    """W step in place: ``W <- W * (X H^T) / (W (H H^T + gamma1 I) + eps)``."""
-    _run_tasks(ws, [(_rows_product, (prob.Xcat, Ht, ws.numW, rows)) for rows in ws.x_rows])
-    _finish_W(ws, Wt, Ht)
+def _xh_tasks(prob: JointProblem, ws: _Workspace, Ht: np.ndarray) -> list:
+    """The W step's numerator ``ws.numW = X H^T`` as tasks, one per fixed row block of X."""
+    return [(_rows_product, (prob.Xcat, Ht, ws.numW, rows)) for rows in ws.x_rows]
 
 
-def _finish_W(ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
-    """The W step given its numerator ``ws.numW = X H^T`` (overwritten)."""
+def _step_W(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray,
+            submitted: list | None = None) -> None:
+    """W step in place: ``W <- W * (X H^T) / (W (H H^T + gamma1 I) + eps)``.
+
+    ``submitted``: futures of :func:`_xh_tasks` already handed to the workers.
+    """
+    _run_tasks(ws, _xh_tasks(prob, ws, Ht), submitted)
     R, k = ws.R, ws.k
     num, den = ws.numW, ws.denW
     G = _block_grams(Ht, R, k)  # sum_I H_I H_I^T
@@ -499,6 +503,11 @@ def _submit(pool: ThreadPoolExecutor, f, *args):
     return pool.submit(_quiet, f, *args)
 
 
+def _submit_all(pool: ThreadPoolExecutor, tasks: list) -> list:
+    """Every task ``(function, args)`` on the workers, in order; their futures."""
+    return [_submit(pool, f, *a) for f, a in tasks]
+
+
 def _run_tasks(ws: _Workspace, tasks: list, submitted: list | None = None) -> None:
     """Run independent tasks ``(function, args)``; with a pool, share them with the workers.
 
@@ -510,7 +519,7 @@ def _run_tasks(ws: _Workspace, tasks: list, submitted: list | None = None) -> No
         for f, a in tasks:
             f(*a)
         return
-    futs = submitted if submitted is not None else [_submit(ws.pool, f, *a) for f, a in tasks]
+    futs = submitted if submitted is not None else _submit_all(ws.pool, tasks)
     for (f, a), fut in zip(tasks[::-1], futs[::-1]):
         if fut.cancel():
             f(*a)
@@ -597,13 +606,11 @@ def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -
     not depend on the number of threads.
     """
     pool, ops = ws.pool, ws.ops
-    xh = [(_rows_product, (prob.Xcat, Ht, ws.numW, rows)) for rows in ws.x_rows]
     # the dense blocks first: the W step waits for them, the old prior products can wait
-    xh_futs = [_submit(pool, f, *a) for f, a in xh] if pool is not None else None
+    xh_futs = _submit_all(pool, _xh_tasks(prob, ws, Ht)) if pool is not None else None
     early = [{j: _submit(pool, _PriorOperator.apply, terms, Ht) for j, (_, terms) in enumerate(blocks)}
              if (pool is not None and op.old) else {} for op, blocks in zip(ops, ws.old_blocks)]
-    _run_tasks(ws, xh, xh_futs)
-    _finish_W(ws, Wt, Ht)
+    _step_W(prob, ws, Wt, Ht, xh_futs)
     Q = _h_matrices(ws, Wt)
     # W^T X_I of every modality, by column blocks of X
     _run_tasks(ws, [(_cols_product, (prob.Xcat, Wt, ws.num, cols)) for cols in ws.x_cols])
