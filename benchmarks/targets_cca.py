@@ -56,6 +56,7 @@ def dense_solve_seconds(p: int, repeat: int = 3) -> float:
 
 
 def mts2cca_vs_dense(quick: bool, repeat: int) -> list[Result]:
+    from imaging_genetics._products import dot, tdot
     from imaging_genetics.simulate import multitask_cca_data
 
     n, p, q = 300, 5000, 100
@@ -72,7 +73,7 @@ def mts2cca_vs_dense(quick: bool, repeat: int) -> list[Result]:
     # what any implementation of this algorithm pays: every iteration reads X at least
     # twice (X' Y_k v_k for the SNP block, X u_k for the imaging block)
     XV = np.column_stack([Y[:, :1] for Y in Ys])
-    passes = timed(lambda: X @ (X.T @ XV), 20)[0]
+    passes = timed(lambda: dot(X, tdot(X, XV)), 20)[0]
     floor = model.n_iter_ * passes
     return [Result(
         "MTS2CCA fit n=300 p=5000 q=100 K=3 vs ONE dense p x p solve",

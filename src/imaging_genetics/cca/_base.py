@@ -33,6 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from .._products import dot, tdot
 from .._validation import (
     EPS,
     check_adjacency,
@@ -465,7 +466,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             if idx.size == 0:
                 break
             T = np.column_stack([Ys[k] @ V[k] for k in idx])
-            XXT = X @ (X.T @ T)
+            XXT = dot(X, tdot(X, T))
             for j, k in enumerate(idx):
                 v_new = Ys[k].T @ XXT[:, j]
                 nrm = np.linalg.norm(v_new)
@@ -501,7 +502,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
 
     def _x_rhs(self, X, YV):
         """``X' Y_k v_k / n`` for every task (p, Kx): one pass over X for all tasks."""
-        return self._x_rhs_from(X.T @ (np.column_stack(YV) / X.shape[0]))
+        return self._x_rhs_from(tdot(X, np.column_stack(YV) / X.shape[0]))
 
     def _x_rhs_from(self, B):
         """Per-task right-hand sides (p, K) -> the SNP block's (p, Kx)."""
@@ -556,7 +557,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         # First pass: no weights yet for the reweighting; use unit weights.
         U = None
         U_old = np.full((X.shape[1], Kx), 1.0 / np.sqrt(X.shape[1]))
-        XU_old = X @ U_old
+        XU_old = dot(X, U_old)
         trace, sur = [], []
         prev_obj = None
         converged = False
@@ -567,7 +568,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             gram = None
             if U is not None and xsolver.method == "cg":
                 # one pass over X for the right-hand sides and X'X U_old (CG's start)
-                G = X.T @ np.column_stack([*YV, XU_old])
+                G = tdot(X, np.column_stack([*YV, XU_old]))
                 B = self._x_rhs_from(G[:, :len(YV)] / X.shape[0])
                 gram = G[:, len(YV):]
             else:
@@ -577,7 +578,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             rtol = max(xsolver.cg_tol, min(INEXACT_MAX_RTOL, INEXACT_FACTOR * change))
             Un = xsolver.solve(H, B, x0=None if U is None else U_old, rtol=rtol, x0_image=XU_old,
                                x0_gram=gram)
-            XUn = xsolver.last_image if xsolver.last_image is not None else X @ Un
+            XUn = xsolver.last_image if xsolver.last_image is not None else dot(X, Un)
             ucols = [Un[:, j] for j in range(Kx)]
             sb = self._loss_from(XU_old, YV) + sum(t.surrogate(ucols_old, ucols_old) for t in xterms)
             sa = self._loss_from(XUn, YV) + sum(t.surrogate(ucols, ucols_old) for t in xterms)

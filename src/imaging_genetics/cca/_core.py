@@ -42,6 +42,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._products import dot, tdot
 from .._validation import EPS
 
 __all__ = [
@@ -324,7 +325,7 @@ class LinearSolver:
         start = 0
         for Z, m in zip(self.Zs, self.sizes):
             blk = W[start:start + m]
-            out[start:start + m] = Z.T @ (Z @ blk)
+            out[start:start + m] = tdot(Z, dot(Z, blk))
             start += m
         return out * (self.alpha / self.n)
 
@@ -474,8 +475,8 @@ class LinearSolver:
             """(A W, Z W): the system matrix times W and, for one matrix, Z W."""
             if not single:
                 return self.data_matvec(W) + H @ W, None
-            ZW = Z @ W if ZW is None else ZW
-            ZtZW = Z.T @ ZW if ZtZW is None else ZtZW
+            ZW = dot(Z, W) if ZW is None else ZW
+            ZtZW = tdot(Z, ZW) if ZtZW is None else ZtZW
             return ZtZW * c_data + H @ W, ZW
 
         if start is not None and start.shape == B.shape:

@@ -1,0 +1,41 @@
+"""The skinny-product helpers agree with the plain products for every shape."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from imaging_genetics._products import NARROW, dot, tdot
+
+
+@pytest.mark.parametrize("r", [None, 1, 2, 3, NARROW, NARROW + 1])
+def test_dot_and_tdot_match_plain_products(r):
+    rng = np.random.default_rng(r or 0)
+    Z = rng.standard_normal((37, 211))
+    W = rng.standard_normal(211 if r is None else (211, r))
+    V = rng.standard_normal(37 if r is None else (37, r))
+    zw, ztv = dot(Z, W), tdot(Z, V)
+    assert zw.shape == (Z @ W).shape and ztv.shape == (Z.T @ V).shape
+    assert zw.flags.c_contiguous and ztv.flags.c_contiguous
+    np.testing.assert_allclose(zw, Z @ W, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ztv, Z.T @ V, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("narrow", [0, 256])
+def test_tdot_writes_into_a_row_block_of_a_larger_array(narrow):
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((20, 90))
+    V = rng.standard_normal((20, 6))
+    out = np.full((90, 6), np.nan)
+    cols = slice(30, 75)
+    res = tdot(Z[:, cols], V, out=out[cols], narrow=narrow)
+    assert np.shares_memory(res, out)
+    np.testing.assert_allclose(out[cols], Z[:, cols].T @ V, rtol=1e-12, atol=1e-12)
+    assert np.isnan(out[:30]).all() and np.isnan(out[75:]).all()
+
+
+def test_sparse_operands_use_the_plain_product():
+    Z = sp.random(30, 50, density=0.2, random_state=0, format="csr")
+    W = np.random.default_rng(2).standard_normal((50, 3))
+    V = np.random.default_rng(3).standard_normal((30, 3))
+    np.testing.assert_allclose(np.asarray(dot(Z, W)), Z @ W)
+    np.testing.assert_allclose(np.asarray(tdot(Z, V)), Z.T @ V)
