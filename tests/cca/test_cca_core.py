@@ -70,6 +70,33 @@ def test_hessian_is_half_gradient_of_surrogate(name):
     np.testing.assert_allclose(H @ x, grad / 2, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("stacked", [True, False])
+def test_sum_of_hessians_equals_the_plain_sum_and_diagonal_terms_are_diagonal(stacked):
+    """Diagonal terms are summed as vectors: the total is still the sum of every
+    term's Hessian, and a term that reports a diagonal has no other entries."""
+    from imaging_genetics.cca._base import _sum_hessians
+
+    m, K = 6, 3
+    terms = _terms(m, K)
+    if not stacked:  # the shared layout: one vector for every task
+        terms = {k: t for k, t in terms.items() if k in ("l21", "group", "graph_shared", "ridge")}
+        K = 1
+    old = [RNG.standard_normal(m) for _ in range(K)]
+    dim = m * K if stacked else m
+    for t in terms.values():
+        d = t.hessian_diagonal(old, stacked)
+        if d is not None:
+            H = t.hessian(old, stacked).toarray()
+            np.testing.assert_array_equal(H, np.diag(d))
+    plain = sum(t.hessian(old, stacked).toarray() for t in terms.values())
+    total = _sum_hessians(list(terms.values()), old, stacked, dim)
+    assert sp.isspmatrix_csr(total)
+    np.testing.assert_allclose(total.toarray(), plain, rtol=1e-14, atol=1e-14)
+    # the stacked Laplacian is built once and reused, never modified by the sum
+    again = _sum_hessians(list(terms.values()), old, stacked, dim)
+    np.testing.assert_array_equal(again.toarray(), total.toarray())
+
+
 def test_l1_refuses_shared_layout_with_several_columns():
     with pytest.raises(ValueError, match="one column"):
         L1(1.0).hessian([np.ones(3), np.ones(3)], stacked=False)

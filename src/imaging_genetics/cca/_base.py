@@ -714,7 +714,20 @@ def _check_real(A, name, min_samples=2):
 
 
 def _sum_hessians(terms, ws, stacked, dim):
-    H = sp.csr_matrix((dim, dim))
+    """Sum of the terms' half-Hessians at ``ws``, a csr matrix of shape (dim, dim).
+
+    Diagonal terms (the reweighted l1, l2,1 and group penalties, ridge) are summed
+    as vectors and added to the other terms' sum once.
+    """
+    d = np.zeros(dim)
+    M = None
     for t in terms:
-        H = H + t.hessian(ws, stacked)
-    return sp.csr_matrix(H)
+        diag = t.hessian_diagonal(ws, stacked)
+        if diag is not None:
+            d += diag
+        else:
+            Ht = t.hessian(ws, stacked)
+            M = Ht if M is None else M + Ht
+    # the diagonal as csr arrays directly: sp.diags costs more than the rest of this
+    D = sp.csr_matrix((d, np.arange(dim), np.arange(dim + 1)), shape=(dim, dim))
+    return D if M is None else sp.csr_matrix(M + D)

@@ -103,6 +103,14 @@ class _Term:
     def hessian(self, ws_old, stacked: bool) -> sp.spmatrix:  # pragma: no cover
         raise NotImplementedError
 
+    def hessian_diagonal(self, ws_old, stacked: bool) -> np.ndarray | None:
+        """The diagonal of :meth:`hessian` when that matrix is diagonal, else None.
+
+        Diagonal terms are summed as vectors, which spares building and adding a
+        sparse matrix per term at every iteration.
+        """
+        return None
+
 
 def _stack_rows(ws: Sequence[np.ndarray], name: str) -> np.ndarray:
     lengths = {w.shape[0] for w in ws}
@@ -128,10 +136,13 @@ class L1(_Term):
         return self.coef * tot
 
     def hessian(self, ws_old, stacked):
+        return sp.diags(self.hessian_diagonal(ws_old, stacked))
+
+    def hessian_diagonal(self, ws_old, stacked):
         if not stacked and len(ws_old) > 1:
             raise ValueError("an l1 term differs between columns: use one column per system")
         d = np.concatenate([1.0 / (2 * _root(w * w)) for w in ws_old])
-        return sp.diags(self.coef * d)
+        return self.coef * d
 
 
 class L21(_Term):
@@ -150,9 +161,12 @@ class L21(_Term):
         return self.coef * float(((W * W).sum(axis=1) / (2 * r) + r / 2).sum())
 
     def hessian(self, ws_old, stacked):
+        return sp.diags(self.hessian_diagonal(ws_old, stacked))
+
+    def hessian_diagonal(self, ws_old, stacked):
         W0 = _stack_rows(ws_old, "the l2,1 penalty")
         d = self.coef / (2 * _root((W0 * W0).sum(axis=1)))
-        return sp.diags(np.tile(d, W0.shape[1]) if stacked else d)
+        return np.tile(d, W0.shape[1]) if stacked else d
 
 
 class GroupL21(_Term):
@@ -179,9 +193,12 @@ class GroupL21(_Term):
         return self.coef * float((self._group_sq(W) / (2 * r) + r / 2).sum())
 
     def hessian(self, ws_old, stacked):
+        return sp.diags(self.hessian_diagonal(ws_old, stacked))
+
+    def hessian_diagonal(self, ws_old, stacked):
         W0 = _stack_rows(ws_old, "the group penalty")
         d = (self.coef / (2 * _root(self._group_sq(W0))))[self._codes]
-        return sp.diags(np.tile(d, W0.shape[1]) if stacked else d)
+        return np.tile(d, W0.shape[1]) if stacked else d
 
 
 class GraphNet(_Term):
@@ -196,6 +213,7 @@ class GraphNet(_Term):
         self.coef = float(coef)
         self.laplacians = laplacians if isinstance(laplacians, list) else None
         self.shared = None if isinstance(laplacians, list) else laplacians
+        self._stacked = {}  # number of vectors -> coef * blockdiag(L_1 .. L_K), built once
 
     def _L(self, k):
         return self.shared if self.shared is not None else self.laplacians[k]
@@ -208,7 +226,10 @@ class GraphNet(_Term):
             if self.shared is None:
                 raise ValueError("per-vector Laplacians need the stacked layout")
             return self.coef * self.shared
-        return self.coef * sp.block_diag([self._L(k) for k in range(len(ws_old))], format="csr")
+        K = len(ws_old)
+        if K not in self._stacked:
+            self._stacked[K] = self.coef * sp.block_diag([self._L(k) for k in range(K)], format="csr")
+        return self._stacked[K]
 
 
 class Ridge(_Term):
@@ -221,8 +242,11 @@ class Ridge(_Term):
         return self.coef * float(sum(w @ w for w in ws))
 
     def hessian(self, ws_old, stacked):
+        return sp.diags(self.hessian_diagonal(ws_old, stacked), format="csr")
+
+    def hessian_diagonal(self, ws_old, stacked):
         m = sum(w.shape[0] for w in ws_old) if stacked else ws_old[0].shape[0]
-        return sp.identity(m, format="csr") * self.coef
+        return np.full(m, self.coef)
 
 
 class Fusion(_Term):
