@@ -83,6 +83,19 @@ def _root(sq: np.ndarray) -> np.ndarray:
     return np.sqrt(sq + REWEIGHT_EPS)
 
 
+# Column-wise and row-wise inner products without the (m, r) temporary of
+# ``(A * B).sum(axis=...)``: about twice as fast at the (p, K) shapes of the
+# iterations, which call them a few dozen times each.
+def _col_dot(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``sum_i A_ij B_ij`` for A, B of shape (m, r) -> (r,)."""
+    return np.einsum("ij,ij->j", A, B)
+
+
+def _row_sq(W: np.ndarray) -> np.ndarray:
+    """``sum_j W_ij^2`` for W of shape (m, r) -> (m,)."""
+    return np.einsum("ij,ij->i", W, W)
+
+
 # --------------------------------------------------------------------------------------
 # Penalty terms. Each term knows its strength ``coef``; ``value`` is the true penalty,
 # ``surrogate`` its majoriser built at ``ws_old`` (equal to ``value`` at ``ws_old``),
@@ -153,19 +166,19 @@ class L21(_Term):
 
     def value(self, ws):
         W = _stack_rows(ws, "the l2,1 penalty")
-        return self.coef * float(np.sqrt((W * W).sum(axis=1)).sum())
+        return self.coef * float(np.sqrt(_row_sq(W)).sum())
 
     def surrogate(self, ws, ws_old):
         W, W0 = _stack_rows(ws, "l2,1"), _stack_rows(ws_old, "l2,1")
-        r = _root((W0 * W0).sum(axis=1))
-        return self.coef * float(((W * W).sum(axis=1) / (2 * r) + r / 2).sum())
+        r = _root(_row_sq(W0))
+        return self.coef * float((_row_sq(W) / (2 * r) + r / 2).sum())
 
     def hessian(self, ws_old, stacked):
         return sp.diags(self.hessian_diagonal(ws_old, stacked))
 
     def hessian_diagonal(self, ws_old, stacked):
         W0 = _stack_rows(ws_old, "the l2,1 penalty")
-        d = self.coef / (2 * _root((W0 * W0).sum(axis=1)))
+        d = self.coef / (2 * _root(_row_sq(W0)))
         return np.tile(d, W0.shape[1]) if stacked else d
 
 
@@ -181,7 +194,7 @@ class GroupL21(_Term):
         _, self._codes = np.unique(self.groups, return_inverse=True)
 
     def _group_sq(self, W):
-        return np.bincount(self._codes, weights=(W * W).sum(axis=1))
+        return np.bincount(self._codes, weights=_row_sq(W))
 
     def value(self, ws):
         W = _stack_rows(ws, "the group penalty")
@@ -506,8 +519,8 @@ class LinearSolver:
         if start is not None and start.shape == B.shape:
             # argmin_c of the quadratic along c * start: c = b's / s'As per column
             AS, ZS = op(start, start_image, start_gram)
-            sas = (start * AS).sum(axis=0)
-            c = np.where(sas > EPS * EPS, (B * start).sum(axis=0) / np.maximum(sas, EPS * EPS), 0.0)
+            sas = _col_dot(start, AS)
+            c = np.where(sas > EPS * EPS, _col_dot(B, start) / np.maximum(sas, EPS * EPS), 0.0)
             X = start * c
             R = B - AS * c
             ZX = None if ZS is None else ZS * c
@@ -515,24 +528,24 @@ class LinearSolver:
             X = self._x0 if (self._x0 is not None and self._x0.shape == B.shape) else np.zeros_like(B)
             AX, ZX = op(X)
             R = B - AX
-        bnorm = np.maximum(np.linalg.norm(B, axis=0), EPS)
+        bnorm = np.maximum(np.sqrt(_col_dot(B, B)), EPS)
         Zr = minv * R
         P = Zr.copy()
-        rz = (R * Zr).sum(axis=0)
+        rz = _col_dot(R, Zr)
         it = 0
         for it in range(1, self.cg_maxiter + 1):
-            if np.all(np.linalg.norm(R, axis=0) <= rtol * bnorm):
+            if np.all(np.sqrt(_col_dot(R, R)) <= rtol * bnorm):
                 it -= 1
                 break
             AP, ZP = op(P)
-            pap = (P * AP).sum(axis=0)
+            pap = _col_dot(P, AP)
             step = np.where(pap > 0, rz / np.maximum(pap, EPS * EPS), 0.0)
             X = X + step * P
             if ZX is not None:
                 ZX = ZX + step * ZP
             R = R - step * AP
             Zr = minv * R
-            rz_new = (R * Zr).sum(axis=0)
+            rz_new = _col_dot(R, Zr)
             beta = np.where(rz > 0, rz_new / np.maximum(rz, EPS * EPS), 0.0)
             P = Zr + beta * P
             rz = rz_new
