@@ -97,6 +97,15 @@ def test_sum_of_hessians_equals_the_plain_sum_and_diagonal_terms_are_diagonal(st
     np.testing.assert_array_equal(again.toarray(), total.toarray())
 
 
+def test_graphnet_value_with_a_shared_laplacian_is_the_sum_over_vectors():
+    L = _random_laplacian(9, 4)
+    ws = [RNG.standard_normal(9) for _ in range(4)]
+    term = GraphNet(0.7, L)
+    expected = 0.7 * sum(float(w @ (L.toarray() @ w)) for w in ws)
+    assert term.value(ws) == pytest.approx(expected, rel=1e-13)
+    assert term.value(ws[:1]) == pytest.approx(0.7 * float(ws[0] @ (L.toarray() @ ws[0])), rel=1e-13)
+
+
 def test_l1_refuses_shared_layout_with_several_columns():
     with pytest.raises(ValueError, match="one column"):
         L1(1.0).hessian([np.ones(3), np.ones(3)], stacked=False)

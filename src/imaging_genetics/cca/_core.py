@@ -231,23 +231,30 @@ class GraphNet(_Term):
         self.coef = float(coef)
         self.laplacians = laplacians if isinstance(laplacians, list) else None
         self.shared = None if isinstance(laplacians, list) else laplacians
-        self._stacked = {}  # number of vectors -> coef * blockdiag(L_1 .. L_K), built once
+        # the matrices of hessian(), built once per fit: "shared" -> coef * L and
+        # K -> coef * blockdiag(L_1 .. L_K)
+        self._scaled = {}
 
     def _L(self, k):
         return self.shared if self.shared is not None else self.laplacians[k]
 
     def value(self, ws):
+        if self.shared is not None and len(ws) > 1 and len({w.shape[0] for w in ws}) == 1:
+            W = np.column_stack(ws)  # one sparse product for every vector
+            return self.coef * float(_col_dot(W, self.shared @ W).sum())
         return self.coef * float(sum(w @ (self._L(k) @ w) for k, w in enumerate(ws)))
 
     def hessian(self, ws_old, stacked):
         if not stacked:
             if self.shared is None:
                 raise ValueError("per-vector Laplacians need the stacked layout")
-            return self.coef * self.shared
+            if "shared" not in self._scaled:
+                self._scaled["shared"] = self.coef * self.shared
+            return self._scaled["shared"]
         K = len(ws_old)
-        if K not in self._stacked:
-            self._stacked[K] = self.coef * sp.block_diag([self._L(k) for k in range(K)], format="csr")
-        return self._stacked[K]
+        if K not in self._scaled:
+            self._scaled[K] = self.coef * sp.block_diag([self._L(k) for k in range(K)], format="csr")
+        return self._scaled[K]
 
 
 class Ridge(_Term):
