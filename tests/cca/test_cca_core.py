@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.linalg as la
 import scipy.sparse as sp
 
 from imaging_genetics.cca._core import (
@@ -230,3 +231,31 @@ def test_stacked_blocks_match_block_diagonal_dense():
     A[:5, :5] = Zs[0].T @ Zs[0] / 40
     A[5:, 5:] = Zs[1].T @ Zs[1] / 40
     np.testing.assert_allclose((A + H.toarray()) @ x, b, atol=1e-9)
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_dense_stacked_solve_by_blocks_when_the_penalty_does_not_couple_them(coupled, monkeypatch):
+    """Uncoupled blocks are factorised one by one, a coupling penalty (the fusion
+    term) keeps the whole system; both solve the stacked system exactly."""
+    rng = np.random.default_rng(5)
+    Zs = [rng.standard_normal((40, 5)), rng.standard_normal((40, 7)), rng.standard_normal((40, 5))]
+    H = sp.diags(rng.uniform(0.5, 1.0, 17)).tocsr()
+    if coupled:  # a fusion-like pair c (x_0 - x_12)^2 between the first and the last block
+        c = 0.3
+        H = (H + sp.csr_matrix(([c, c, -c, -c], ([0, 12, 0, 12], [0, 12, 12, 0])), shape=(17, 17))).tocsr()
+    B = rng.standard_normal((17, 2))
+    solver = LinearSolver(Zs, method="dense")
+    sizes = []
+    real = la.cho_factor
+
+    def spy(A, *a, **kw):
+        sizes.append(A.shape[0])
+        return real(A, *a, **kw)
+
+    monkeypatch.setattr(la, "cho_factor", spy)
+    X = solver.solve(H, B)
+    A = np.zeros((17, 17))
+    for Z, sl in zip(Zs, (slice(0, 5), slice(5, 12), slice(12, 17))):
+        A[sl, sl] = Z.T @ Z / 40
+    np.testing.assert_allclose((A + H.toarray()) @ X, B, atol=1e-10)
+    assert sizes == ([17] if coupled else [5, 7, 5])

@@ -490,9 +490,43 @@ class LinearSolver:
         return W if np.all(np.isfinite(W)) else None
 
     def _solve_dense(self, H, B):
+        """Cholesky solve of ``(Gram + H) W = B``; one factorisation per data block
+        when H does not couple the stacked blocks (the Gram never does), which is
+        the case of every model but JCB-SCCA's fused imaging block: K factorisations
+        of size q instead of one of size K q."""
+        blocks = self._uncoupled_blocks(H)
+        if blocks is None:
+            return self._cholesky_solve(lambda: self._dense_gram() + H.toarray(), B)
         A = self._dense_gram() + H.toarray()
+        out = np.empty_like(B)
+        for sl in blocks:
+            out[sl] = self._cholesky_solve(lambda: A[sl, sl].copy(), B[sl])
+        return out
+
+    def _uncoupled_blocks(self, H) -> list[slice] | None:
+        """The row ranges of the stacked blocks when H has no entry between two of
+        them; None for a single block or a coupling H."""
+        if len(self.sizes) < 2:
+            return None
+        H = sp.csr_matrix(H)
+        block_of = np.repeat(np.arange(len(self.sizes)), self.sizes)
+        rows = np.repeat(np.arange(self.dim), np.diff(H.indptr))
+        if np.any(block_of[rows] != block_of[H.indices]):
+            return None
+        bounds = np.concatenate([[0], np.cumsum(self.sizes)])
+        return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @staticmethod
+    def _cholesky_solve(form, B):
+        """Solve ``A W = B`` for the symmetric matrix ``A = form()`` by Cholesky.
+
+        ``form`` builds a fresh A (the factorisation overwrites it). A is singular
+        only when unpenalised with dependent columns (p >= n): a vanishing ridge then
+        picks the minimum-norm-like solution, and least squares is the last resort.
+        """
+        A = form()
         jitter = 0.0
-        scale = max(float(np.trace(A)) / max(self.dim, 1), 1.0)
+        scale = max(float(np.trace(A)) / max(A.shape[0], 1), 1.0)
         for _ in range(6):
             try:
                 if jitter:
@@ -500,11 +534,9 @@ class LinearSolver:
                 c = la.cho_factor(A, lower=True, check_finite=False, overwrite_a=True)
                 return la.cho_solve(c, B, check_finite=False)
             except la.LinAlgError:
-                # Singular only when unpenalised with dependent columns (p >= n):
-                # a vanishing ridge picks the minimum-norm-like solution.
-                A = self._dense_gram() + H.toarray()
+                A = form()
                 jitter = scale * (1e-12 if jitter == 0 else jitter * 100 / scale)
-        return la.lstsq(self._dense_gram() + H.toarray(), B)[0]
+        return la.lstsq(form(), B)[0]
 
     def _solve_cg(self, H, B, start=None, rtol=None, start_image=None, start_gram=None):
         """Jacobi-preconditioned conjugate gradients, all right-hand sides at once.
