@@ -259,3 +259,34 @@ def test_dense_stacked_solve_by_blocks_when_the_penalty_does_not_couple_them(cou
         A[sl, sl] = Z.T @ Z / 40
     np.testing.assert_allclose((A + H.toarray()) @ X, B, atol=1e-10)
     assert sizes == ([17] if coupled else [5, 7, 5])
+
+
+@pytest.mark.parametrize("n", [60, 10])  # Cholesky, and Woodbury (n <= p / 4)
+def test_auto_starts_with_cg_and_factorises_once_a_solve_struggles(n, monkeypatch):
+    """Above CG_FIRST_ABOVE, "auto" uses conjugate gradients while they converge
+    within CG_BUDGET iterations; an ill-conditioned system (a tiny penalty with
+    p > n) makes it factorise, exactly, for the rest of the fit."""
+    import imaging_genetics.cca._core as core
+
+    monkeypatch.setattr(core, "CG_FIRST_ABOVE", 20)
+    rng = np.random.default_rng(6)
+    m = 80
+    Z = rng.standard_normal((n, m))
+    B = rng.standard_normal((m, 2))
+    direct = "woodbury" if 4 * n <= m else "dense"
+
+    well = LinearSolver([Z])
+    assert well.method == "cg"
+    H_well = sp.diags(rng.uniform(1.0, 2.0, m)).tocsr()
+    X = well.solve(H_well, B)
+    assert well.method == "cg" and well.last_rtol > 0
+    np.testing.assert_allclose((Z.T @ Z / n + H_well.toarray()) @ X, B, atol=1e-8)
+
+    ill = LinearSolver([Z])
+    H_ill = sp.diags(np.full(m, 1e-6)).tocsr()
+    X = ill.solve(H_ill, B)
+    assert ill.method == direct and ill.last_rtol == 0.0
+    np.testing.assert_allclose((Z.T @ Z / n + H_ill.toarray()) @ X, B, rtol=1e-6, atol=1e-6)
+    X2 = ill.solve(H_well, B)  # stays factorised
+    assert ill.method == direct and ill.cg_iterations == core.CG_BUDGET
+    np.testing.assert_allclose((Z.T @ Z / n + H_well.toarray()) @ X2, B, atol=1e-8)

@@ -34,8 +34,10 @@ _COMMON_DOC = """
         gradients (products X'(Xu), sparse Laplacians, warm starts; no p x p
         matrix), or the Woodbury identity through an n x n system when there are
         fewer samples than SNPs (O(n^2 p) per solve; no p x p matrix). "auto" uses
-        Cholesky up to 2000 unknowns (Woodbury instead for the SNP block when
-        n <= p / 4) and conjugate gradients above.
+        Cholesky up to 400 unknowns (Woodbury instead for the SNP block when
+        n <= p / 4) and conjugate gradients above; between 400 and 2000 it turns
+        to the factorisation for the rest of the fit once a solve needs more than
+        30 conjugate-gradient iterations (ill-conditioned systems, small penalties).
     init : {"svd", "random"}, default "svd"
         Starting imaging weights: leading singular vectors of X'Y_k (power
         iterations from a vector of ones; deterministic) or Gaussian draws.
