@@ -139,6 +139,16 @@ class _Term:
         return None
 
 
+class _DiagonalTerm(_Term):
+    """A term whose half-Hessian is diagonal: :meth:`hessian_diagonal` defines it."""
+
+    def hessian(self, ws_old, stacked):
+        return sp.diags(self.hessian_diagonal(ws_old, stacked), format="csr")
+
+    def hessian_diagonal(self, ws_old, stacked) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
 def _stack_rows(ws: Sequence[np.ndarray], name: str) -> np.ndarray:
     lengths = {w.shape[0] for w in ws}
     if len(lengths) != 1:
@@ -146,7 +156,7 @@ def _stack_rows(ws: Sequence[np.ndarray], name: str) -> np.ndarray:
     return np.column_stack(ws)
 
 
-class L1(_Term):
+class L1(_DiagonalTerm):
     """``coef * sum_k ||w_k||_1`` (lasso; SCCA's beta, JCB-SCCA's beta)."""
 
     def __init__(self, coef: float) -> None:
@@ -162,9 +172,6 @@ class L1(_Term):
             tot += float((w * w / (2 * r) + r / 2).sum())
         return self.coef * tot
 
-    def hessian(self, ws_old, stacked):
-        return sp.diags(self.hessian_diagonal(ws_old, stacked))
-
     def hessian_diagonal(self, ws_old, stacked):
         if not stacked and len(ws_old) > 1:
             raise ValueError("an l1 term differs between columns: use one column per system")
@@ -172,7 +179,7 @@ class L1(_Term):
         return self.coef * d
 
 
-class L21(_Term):
+class L21(_DiagonalTerm):
     """``coef * ||W||_{2,1}`` over the rows of ``W = [w_1 ... w_K]`` (MTS2CCA's beta)."""
 
     def __init__(self, coef: float) -> None:
@@ -187,16 +194,13 @@ class L21(_Term):
         r = _root(_row_sq(W0))
         return self.coef * float((_row_sq(W) / (2 * r) + r / 2).sum())
 
-    def hessian(self, ws_old, stacked):
-        return sp.diags(self.hessian_diagonal(ws_old, stacked))
-
     def hessian_diagonal(self, ws_old, stacked):
         W0 = _stack_rows(ws_old, "the l2,1 penalty")
         d = self.coef / (2 * _root(_row_sq(W0)))
         return np.tile(d, W0.shape[1]) if stacked else d
 
 
-class GroupL21(_Term):
+class GroupL21(_DiagonalTerm):
     """``coef * sum_g ||W_{g,:}||_F`` over feature groups (MTGSCCA's group penalty).
 
     ``groups`` holds one integer label per row of W (e.g. LD blocks).
@@ -218,9 +222,6 @@ class GroupL21(_Term):
         W, W0 = _stack_rows(ws, "group"), _stack_rows(ws_old, "group")
         r = _root(self._group_sq(W0))
         return self.coef * float((self._group_sq(W) / (2 * r) + r / 2).sum())
-
-    def hessian(self, ws_old, stacked):
-        return sp.diags(self.hessian_diagonal(ws_old, stacked))
 
     def hessian_diagonal(self, ws_old, stacked):
         W0 = _stack_rows(ws_old, "the group penalty")
@@ -266,7 +267,7 @@ class GraphNet(_Term):
         return self._scaled[K]
 
 
-class Ridge(_Term):
+class Ridge(_DiagonalTerm):
     """``coef * sum_k ||w_k||^2`` (ridge; the regularisers of tensor CCA)."""
 
     def __init__(self, coef: float) -> None:
@@ -274,9 +275,6 @@ class Ridge(_Term):
 
     def value(self, ws):
         return self.coef * float(sum(w @ w for w in ws))
-
-    def hessian(self, ws_old, stacked):
-        return sp.diags(self.hessian_diagonal(ws_old, stacked), format="csr")
 
     def hessian_diagonal(self, ws_old, stacked):
         m = sum(w.shape[0] for w in ws_old) if stacked else ws_old[0].shape[0]
@@ -364,6 +362,9 @@ class LinearSolver:
         self.alpha = float(alpha)
         self.sizes = [Z.shape[1] for Z in self.Zs]
         self.dim = int(sum(self.sizes))
+        bounds = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self._blocks = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._block_of = np.repeat(np.arange(len(self.sizes)), self.sizes)
         self._fallback = "dense" if self.dim <= dense_max else "cg"
         #: the factorisation "auto" turns to when conjugate gradients struggle
         self._direct = None
@@ -385,20 +386,15 @@ class LinearSolver:
     def data_matvec(self, W: np.ndarray) -> np.ndarray:
         """``alpha * blockdiag(Z_k'Z_k/n) W`` for W of shape (dim, r), matrix-free."""
         out = np.empty_like(W)
-        start = 0
-        for Z, m in zip(self.Zs, self.sizes):
-            blk = W[start:start + m]
-            out[start:start + m] = tdot(Z, dot(Z, blk))
-            start += m
+        for Z, sl in zip(self.Zs, self._blocks):
+            out[sl] = tdot(Z, dot(Z, W[sl]))
         return out * (self.alpha / self.n)
 
     def _dense_gram(self) -> np.ndarray:
         if self._gram is None:
             G = np.zeros((self.dim, self.dim))
-            start = 0
-            for Z, m in zip(self.Zs, self.sizes):
-                G[start:start + m, start:start + m] = Z.T @ Z
-                start += m
+            for Z, sl in zip(self.Zs, self._blocks):
+                G[sl, sl] = Z.T @ Z
             self._gram = G * (self.alpha / self.n)
         return self._gram
 
@@ -533,12 +529,10 @@ class LinearSolver:
         if len(self.sizes) < 2:
             return None
         H = sp.csr_matrix(H)
-        block_of = np.repeat(np.arange(len(self.sizes)), self.sizes)
         rows = np.repeat(np.arange(self.dim), np.diff(H.indptr))
-        if np.any(block_of[rows] != block_of[H.indices]):
+        if np.any(self._block_of[rows] != self._block_of[H.indices]):
             return None
-        bounds = np.concatenate([[0], np.cumsum(self.sizes)])
-        return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        return self._blocks
 
     @staticmethod
     def _cholesky_solve(form, B):
@@ -604,13 +598,14 @@ class LinearSolver:
         P = Zr.copy()
         rz = _col_dot(R, Zr)
         it = 0
+        limit = self.cg_maxiter if maxiter is None else maxiter
         converged = False
-        for it in range(1, (self.cg_maxiter if maxiter is None else maxiter) + 2):
+        for it in range(1, limit + 2):  # the last pass only checks the residual
             if np.all(np.sqrt(_col_dot(R, R)) <= rtol * bnorm):
                 it -= 1
                 converged = True
                 break
-            if it > (self.cg_maxiter if maxiter is None else maxiter):
+            if it > limit:
                 it -= 1
                 break
             AP, ZP = op(P)
