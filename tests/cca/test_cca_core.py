@@ -98,6 +98,37 @@ def test_sum_of_hessians_equals_the_plain_sum_and_diagonal_terms_are_diagonal(st
     np.testing.assert_array_equal(again.toarray(), total.toarray())
 
 
+def test_sum_of_diagonal_hessians_is_their_diagonal_vector():
+    """With only diagonal terms the sum is the diagonal itself, a 1-D array (no
+    sparse matrix per iteration), equal to the plain sum of the terms' Hessians."""
+    from imaging_genetics.cca._base import _sum_hessians
+
+    m, K = 6, 3
+    terms = [t for name, t in _terms(m, K).items() if name in ("l1", "l21", "group", "ridge")]
+    old = [RNG.standard_normal(m) for _ in range(K)]
+    total = _sum_hessians(terms, old, True, m * K)
+    assert isinstance(total, np.ndarray) and total.shape == (m * K,)
+    plain = sum(t.hessian(old, True).toarray() for t in terms)
+    np.testing.assert_allclose(np.diag(total), plain, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("method,sizes", [("dense", (12,)), ("cg", (12,)), ("woodbury", (90,)),
+                                          ("dense", (5, 7)), ("cg", (5, 7))])
+def test_diagonal_penalty_as_a_vector_solves_like_the_matrix(method, sizes):
+    """Every solver gives the same solution for a diagonal H passed as its vector
+    and as a sparse matrix, and that solution solves the system."""
+    rng = np.random.default_rng(8)
+    n = 30 if method == "woodbury" else 40
+    Zs = [rng.standard_normal((n, m)) for m in sizes]
+    d = rng.uniform(0.05, 2.0, sum(sizes))
+    B = rng.standard_normal((sum(sizes), 2))
+    with_vector = LinearSolver(Zs, 1.5, method=method).solve(d, B)
+    with_matrix = LinearSolver(Zs, 1.5, method=method).solve(sp.diags(d).tocsr(), B)
+    np.testing.assert_allclose(with_vector, with_matrix, rtol=1e-10, atol=1e-12)
+    A = la.block_diag(*[1.5 * Z.T @ Z / n for Z in Zs]) + np.diag(d)
+    np.testing.assert_allclose(A @ with_vector, B, atol=1e-8)
+
+
 def test_graphnet_value_with_a_shared_laplacian_is_the_sum_over_vectors():
     L = _random_laplacian(9, 4)
     ws = [RNG.standard_normal(9) for _ in range(4)]

@@ -714,7 +714,9 @@ def _check_real(A, name, min_samples=2):
 
 
 def _sum_hessians(terms, ws, stacked, dim):
-    """Sum of the terms' half-Hessians at ``ws``, a csr matrix of shape (dim, dim).
+    """Sum of the terms' half-Hessians at ``ws``: a csr matrix of shape (dim, dim),
+    or its diagonal, an ndarray (dim,), when every term is diagonal (what
+    :meth:`LinearSolver.solve` takes either way).
 
     Diagonal terms (the reweighted l1, l2,1 and group penalties, ridge) are summed
     as vectors and added to the other terms' sum once.
@@ -728,6 +730,8 @@ def _sum_hessians(terms, ws, stacked, dim):
         else:
             Ht = t.hessian(ws, stacked)
             M = Ht if M is None else M + Ht
+    if M is None:
+        return d
     # the diagonal as csr arrays directly: sp.diags costs more than the rest of this
     D = sp.csr_matrix((d, np.arange(dim), np.arange(dim + 1)), shape=(dim, dim))
-    return D if M is None else sp.csr_matrix(M + D)
+    return sp.csr_matrix(M + D)

@@ -331,6 +331,46 @@ class Fusion(_Term):
 # --------------------------------------------------------------------------------------
 
 
+class _Penalty:
+    """The penalty matrix H of one solve: a sparse matrix, or a diagonal kept as its
+    vector (every model whose penalties are all diagonal: l1, l2,1, group, ridge),
+    for which building a sparse matrix each iteration would cost more than using it."""
+
+    def __init__(self, H) -> None:
+        if isinstance(H, np.ndarray) and H.ndim == 1:
+            self.vector, self.matrix = H, None
+        else:
+            self.vector, self.matrix = None, sp.csr_matrix(H)
+
+    def diagonal(self) -> np.ndarray:
+        return self.vector if self.matrix is None else self.matrix.diagonal()
+
+    def is_diagonal(self) -> bool:
+        if self.matrix is None:
+            return True
+        return self.matrix.nnz == np.count_nonzero(self.matrix.diagonal())
+
+    def matvec(self, W: np.ndarray) -> np.ndarray:
+        """``H @ W`` for W of shape (dim, r)."""
+        return self.vector[:, None] * W if self.matrix is None else self.matrix @ W
+
+    def added_to(self, A: np.ndarray) -> np.ndarray:
+        """``A + H`` as a new dense array (A is not modified)."""
+        if self.matrix is not None:
+            return A + self.matrix.toarray()
+        out = A.copy()
+        out[np.diag_indices_from(out)] += self.vector
+        return out
+
+    def couples(self, block_of: np.ndarray) -> bool:
+        """Whether H has an entry between two different blocks (``block_of`` row -> block)."""
+        if self.matrix is None:
+            return False
+        H = self.matrix
+        rows = np.repeat(np.arange(H.shape[0]), np.diff(H.indptr))
+        return bool(np.any(block_of[rows] != block_of[H.indices]))
+
+
 class LinearSolver:
     """Solve ``[alpha * blockdiag(Z_k'Z_k/n) + H] W = B`` for one block of weights.
 
@@ -398,15 +438,15 @@ class LinearSolver:
             self._gram = G * (self.alpha / self.n)
         return self._gram
 
-    def solve(self, H: sp.spmatrix, B: np.ndarray, x0: np.ndarray | None = None,
+    def solve(self, H: sp.spmatrix | np.ndarray, B: np.ndarray, x0: np.ndarray | None = None,
               rtol: float | None = None, x0_image: np.ndarray | None = None,
               x0_gram: np.ndarray | None = None) -> np.ndarray:
         """Return the solution W (dim, r) of the system with penalty matrix H.
 
         Parameters
         ----------
-        H : sparse matrix (dim, dim)
-            Penalty half-Hessian.
+        H : sparse matrix (dim, dim), or ndarray (dim,)
+            Penalty half-Hessian; a 1-D array is a diagonal one, given by its diagonal.
         B : ndarray (dim,) or (dim, r)
             Right-hand sides.
         x0 : ndarray like B, optional
@@ -428,6 +468,7 @@ class LinearSolver:
         """
         self.last_image = None
         self.last_rtol = 0.0
+        H = _Penalty(H)
         B = np.asarray(B, dtype=np.float64)
         squeeze = B.ndim == 1
         B2 = B[:, None] if squeeze else B
@@ -476,24 +517,22 @@ class LinearSolver:
         if len(self.Zs) != 1:
             return None
         Z = self.Zs[0]
-        H = sp.csc_matrix(H)
         d = H.diagonal()
         # H^-1 amplifies in proportion to 1 / min(d); relative to the data scale a
         # tiny penalty makes the capacitance system lose the digits the dense and
         # CG solves keep, so those take over.
         if d.size == 0 or d.min() <= WOODBURY_MIN_RATIO * max(float(self._colsq.max()), EPS):
             return None
-        offdiag = H.nnz - np.count_nonzero(d)
-        if offdiag == 0:
+        if H.is_diagonal():
             inv_d = 1.0 / d
 
             def h_solve(M):
                 return M * inv_d[:, None]
         else:
-            if H.nnz > WOODBURY_MAX_FILL * self.dim:
+            if H.matrix.nnz > WOODBURY_MAX_FILL * self.dim:
                 return None
             try:
-                lu = spla.splu(H, permc_spec="MMD_AT_PLUS_A")
+                lu = spla.splu(sp.csc_matrix(H.matrix), permc_spec="MMD_AT_PLUS_A")
             except RuntimeError:
                 return None
             h_solve = lu.solve
@@ -516,8 +555,8 @@ class LinearSolver:
         of size q instead of one of size K q."""
         blocks = self._uncoupled_blocks(H)
         if blocks is None:
-            return self._cholesky_solve(lambda: self._dense_gram() + H.toarray(), B)
-        A = self._dense_gram() + H.toarray()
+            return self._cholesky_solve(lambda: H.added_to(self._dense_gram()), B)
+        A = H.added_to(self._dense_gram())
         out = np.empty_like(B)
         for sl in blocks:
             out[sl] = self._cholesky_solve(lambda: A[sl, sl].copy(), B[sl])
@@ -526,11 +565,7 @@ class LinearSolver:
     def _uncoupled_blocks(self, H) -> list[slice] | None:
         """The row ranges of the stacked blocks when H has no entry between two of
         them; None for a single block or a coupling H."""
-        if len(self.sizes) < 2:
-            return None
-        H = sp.csr_matrix(H)
-        rows = np.repeat(np.arange(self.dim), np.diff(H.indptr))
-        if np.any(self._block_of[rows] != self._block_of[H.indices]):
+        if len(self.sizes) < 2 or H.couples(self._block_of):
             return None
         return self._blocks
 
@@ -566,7 +601,6 @@ class LinearSolver:
         residual reached ``rtol`` is left in ``_cg_converged``.
         """
         rtol = self.cg_tol if rtol is None else rtol
-        H = sp.csr_matrix(H)
         diag = self._colsq + H.diagonal()
         minv = 1.0 / np.maximum(diag, EPS)[:, None]
         single = len(self.Zs) == 1
@@ -576,10 +610,10 @@ class LinearSolver:
         def op(W, ZW=None, ZtZW=None):
             """(A W, Z W): the system matrix times W and, for one matrix, Z W."""
             if not single:
-                return self.data_matvec(W) + H @ W, None
+                return self.data_matvec(W) + H.matvec(W), None
             ZW = dot(Z, W) if ZW is None else ZW
             ZtZW = tdot(Z, ZW) if ZtZW is None else ZtZW
-            return ZtZW * c_data + H @ W, ZW
+            return ZtZW * c_data + H.matvec(W), ZW
 
         if start is not None and start.shape == B.shape:
             # argmin_c of the quadratic along c * start: c = b's / s'As per column
