@@ -12,6 +12,7 @@ from imaging_genetics.cca._core import (
     GraphNet,
     GroupL21,
     LinearSolver,
+    PenaltyMatrix,
     Ridge,
 )
 from imaging_genetics.networks import laplacian
@@ -91,42 +92,51 @@ def test_sum_of_hessians_equals_the_plain_sum_and_diagonal_terms_are_diagonal(st
             np.testing.assert_array_equal(H, np.diag(d))
     plain = sum(t.hessian(old, stacked).toarray() for t in terms.values())
     total = _sum_hessians(list(terms.values()), old, stacked, dim)
-    assert sp.isspmatrix_csr(total)
+    assert isinstance(total, PenaltyMatrix)
     np.testing.assert_allclose(total.toarray(), plain, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(total.diagonal(), np.diag(plain), rtol=1e-14, atol=1e-14)
+    x = RNG.standard_normal((dim, 2))
+    np.testing.assert_allclose(total.matvec(x), plain @ x, rtol=1e-12, atol=1e-12)
     # the stacked Laplacian is built once and reused, never modified by the sum
     again = _sum_hessians(list(terms.values()), old, stacked, dim)
     np.testing.assert_array_equal(again.toarray(), total.toarray())
 
 
 def test_sum_of_diagonal_hessians_is_their_diagonal_vector():
-    """With only diagonal terms the sum is the diagonal itself, a 1-D array (no
-    sparse matrix per iteration), equal to the plain sum of the terms' Hessians."""
+    """With only diagonal terms the sum is kept as the diagonal vector (no sparse
+    matrix per iteration), equal to the plain sum of the terms' Hessians."""
     from imaging_genetics.cca._base import _sum_hessians
 
     m, K = 6, 3
     terms = [t for name, t in _terms(m, K).items() if name in ("l1", "l21", "group", "ridge")]
     old = [RNG.standard_normal(m) for _ in range(K)]
     total = _sum_hessians(terms, old, True, m * K)
-    assert isinstance(total, np.ndarray) and total.shape == (m * K,)
+    assert total.matrix is None and total.vector.shape == (m * K,)
     plain = sum(t.hessian(old, True).toarray() for t in terms)
-    np.testing.assert_allclose(np.diag(total), plain, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(np.diag(total.vector), plain, rtol=1e-14, atol=1e-14)
 
 
+@pytest.mark.parametrize("graph", [False, True])
 @pytest.mark.parametrize("method,sizes", [("dense", (12,)), ("cg", (12,)), ("woodbury", (90,)),
                                           ("dense", (5, 7)), ("cg", (5, 7))])
-def test_diagonal_penalty_as_a_vector_solves_like_the_matrix(method, sizes):
-    """Every solver gives the same solution for a diagonal H passed as its vector
-    and as a sparse matrix, and that solution solves the system."""
+def test_penalty_in_parts_solves_like_the_summed_matrix(method, sizes, graph):
+    """Every solver gives the same solution for H kept as a sparse part plus a
+    diagonal vector (or the vector alone) as for the summed sparse matrix, and
+    that solution solves the system."""
     rng = np.random.default_rng(8)
     n = 30 if method == "woodbury" else 40
     Zs = [rng.standard_normal((n, m)) for m in sizes]
-    d = rng.uniform(0.05, 2.0, sum(sizes))
-    B = rng.standard_normal((sum(sizes), 2))
-    with_vector = LinearSolver(Zs, 1.5, method=method).solve(d, B)
-    with_matrix = LinearSolver(Zs, 1.5, method=method).solve(sp.diags(d).tocsr(), B)
-    np.testing.assert_allclose(with_vector, with_matrix, rtol=1e-10, atol=1e-12)
-    A = la.block_diag(*[1.5 * Z.T @ Z / n for Z in Zs]) + np.diag(d)
-    np.testing.assert_allclose(A @ with_vector, B, atol=1e-8)
+    dim = sum(sizes)
+    d = rng.uniform(0.05, 2.0, dim)
+    L = 0.4 * _random_laplacian(dim, 2) if graph else None
+    B = rng.standard_normal((dim, 2))
+    parts = PenaltyMatrix(L, d) if graph else d
+    summed = sp.csr_matrix(sp.diags(d) + (L if graph else 0))
+    with_parts = LinearSolver(Zs, 1.5, method=method).solve(parts, B)
+    with_matrix = LinearSolver(Zs, 1.5, method=method).solve(summed, B)
+    np.testing.assert_allclose(with_parts, with_matrix, rtol=1e-9, atol=1e-11)
+    A = la.block_diag(*[1.5 * Z.T @ Z / n for Z in Zs]) + summed.toarray()
+    np.testing.assert_allclose(A @ with_parts, B, atol=1e-8)
 
 
 def test_graphnet_value_with_a_shared_laplacian_is_the_sum_over_vectors():

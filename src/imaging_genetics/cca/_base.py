@@ -44,7 +44,7 @@ from .._validation import (
     check_same_samples,
 )
 from ..base import PersistenceMixin
-from ._core import INEXACT_FACTOR, INEXACT_MAX_RTOL, LinearSolver
+from ._core import INEXACT_FACTOR, INEXACT_MAX_RTOL, LinearSolver, PenaltyMatrix
 
 __all__ = ["BaseSparseCCA", "row_norms", "select_features"]
 
@@ -713,25 +713,23 @@ def _check_real(A, name, min_samples=2):
     return check_matrix(A, name, min_samples=min_samples)
 
 
-def _sum_hessians(terms, ws, stacked, dim):
-    """Sum of the terms' half-Hessians at ``ws``: a csr matrix of shape (dim, dim),
-    or its diagonal, an ndarray (dim,), when every term is diagonal (what
-    :meth:`LinearSolver.solve` takes either way).
+def _sum_hessians(terms, ws, stacked, dim) -> PenaltyMatrix:
+    """Sum of the terms' half-Hessians at ``ws``, a (dim, dim) :class:`PenaltyMatrix`.
 
     Diagonal terms (the reweighted l1, l2,1 and group penalties, ridge) are summed
-    as vectors and added to the other terms' sum once.
+    as one vector; the others (GraphNet, fusion) as a sparse matrix, which for a
+    single GraphNet term is its matrix built once per fit. Neither is added to
+    the other: the solvers use the two parts as they are.
     """
-    d = np.zeros(dim)
+    d = None
     M = None
     for t in terms:
         diag = t.hessian_diagonal(ws, stacked)
         if diag is not None:
-            d += diag
+            d = diag.copy() if d is None else d + diag
         else:
             Ht = t.hessian(ws, stacked)
             M = Ht if M is None else M + Ht
-    if M is None:
-        return d
-    # the diagonal as csr arrays directly: sp.diags costs more than the rest of this
-    D = sp.csr_matrix((d, np.arange(dim), np.arange(dim + 1)), shape=(dim, dim))
-    return sp.csr_matrix(M + D)
+    if M is None and d is None:
+        d = np.zeros(dim)
+    return PenaltyMatrix(M, d)

@@ -331,19 +331,39 @@ class Fusion(_Term):
 # --------------------------------------------------------------------------------------
 
 
-class _Penalty:
-    """The penalty matrix H of one solve: a sparse matrix, or a diagonal kept as its
-    vector (every model whose penalties are all diagonal: l1, l2,1, group, ridge),
-    for which building a sparse matrix each iteration would cost more than using it."""
+class PenaltyMatrix:
+    """The penalty matrix H of one solve, kept as a sparse part plus a diagonal.
 
-    def __init__(self, H) -> None:
+    The reweighted norm penalties (l1, l2,1, group, ridge) change every iteration
+    and are diagonal; the network terms (GraphNet, fusion) are sparse and, for
+    GraphNet, fixed for the whole fit. Keeping the two apart spares building their
+    sum as a new sparse matrix at every iteration (which cost more than the
+    products with it) and lets a purely diagonal H stay a vector.
+
+    matrix : sparse matrix (dim, dim) or None
+    diagonal : ndarray (dim,) or None
+    """
+
+    def __init__(self, matrix=None, diagonal=None) -> None:
+        self.matrix = None if matrix is None else sp.csr_matrix(matrix)
+        self.vector = None if diagonal is None else np.asarray(diagonal, dtype=np.float64)
+        if self.matrix is None and self.vector is None:
+            raise ValueError("a penalty matrix needs a sparse part, a diagonal or both")
+
+    @classmethod
+    def of(cls, H) -> "PenaltyMatrix":
+        """``H`` as a PenaltyMatrix: already one, a 1-D array (a diagonal), or a matrix."""
+        if isinstance(H, cls):
+            return H
         if isinstance(H, np.ndarray) and H.ndim == 1:
-            self.vector, self.matrix = H, None
-        else:
-            self.vector, self.matrix = None, sp.csr_matrix(H)
+            return cls(diagonal=H)
+        return cls(matrix=H)
 
     def diagonal(self) -> np.ndarray:
-        return self.vector if self.matrix is None else self.matrix.diagonal()
+        if self.matrix is None:
+            return self.vector
+        d = self.matrix.diagonal()
+        return d if self.vector is None else d + self.vector
 
     def is_diagonal(self) -> bool:
         if self.matrix is None:
@@ -352,15 +372,34 @@ class _Penalty:
 
     def matvec(self, W: np.ndarray) -> np.ndarray:
         """``H @ W`` for W of shape (dim, r)."""
-        return self.vector[:, None] * W if self.matrix is None else self.matrix @ W
+        if self.matrix is None:
+            return self.vector[:, None] * W
+        out = self.matrix @ W
+        if self.vector is not None:
+            out += self.vector[:, None] * W
+        return out
 
     def added_to(self, A: np.ndarray) -> np.ndarray:
         """``A + H`` as a new dense array (A is not modified)."""
-        if self.matrix is not None:
-            return A + self.matrix.toarray()
-        out = A.copy()
-        out[np.diag_indices_from(out)] += self.vector
+        out = A.copy() if self.matrix is None else A + self.matrix.toarray()
+        if self.vector is not None:
+            out[np.diag_indices_from(out)] += self.vector
         return out
+
+    def tocsc(self) -> sp.csc_matrix:
+        """H as one sparse matrix (for a sparse factorisation)."""
+        if self.matrix is None:
+            return sp.diags(self.vector, format="csc")
+        if self.vector is None:
+            return sp.csc_matrix(self.matrix)
+        return sp.csc_matrix(self.matrix + sp.diags(self.vector))
+
+    def toarray(self) -> np.ndarray:
+        return self.added_to(np.zeros((self.dim, self.dim)))
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[0] if self.matrix is not None else self.vector.shape[0]
 
     def couples(self, block_of: np.ndarray) -> bool:
         """Whether H has an entry between two different blocks (``block_of`` row -> block)."""
@@ -438,14 +477,14 @@ class LinearSolver:
             self._gram = G * (self.alpha / self.n)
         return self._gram
 
-    def solve(self, H: sp.spmatrix | np.ndarray, B: np.ndarray, x0: np.ndarray | None = None,
+    def solve(self, H, B: np.ndarray, x0: np.ndarray | None = None,
               rtol: float | None = None, x0_image: np.ndarray | None = None,
               x0_gram: np.ndarray | None = None) -> np.ndarray:
         """Return the solution W (dim, r) of the system with penalty matrix H.
 
         Parameters
         ----------
-        H : sparse matrix (dim, dim), or ndarray (dim,)
+        H : PenaltyMatrix, sparse matrix (dim, dim) or ndarray (dim,)
             Penalty half-Hessian; a 1-D array is a diagonal one, given by its diagonal.
         B : ndarray (dim,) or (dim, r)
             Right-hand sides.
@@ -468,7 +507,7 @@ class LinearSolver:
         """
         self.last_image = None
         self.last_rtol = 0.0
-        H = _Penalty(H)
+        H = PenaltyMatrix.of(H)
         B = np.asarray(B, dtype=np.float64)
         squeeze = B.ndim == 1
         B2 = B[:, None] if squeeze else B
@@ -529,10 +568,11 @@ class LinearSolver:
             def h_solve(M):
                 return M * inv_d[:, None]
         else:
-            if H.matrix.nnz > WOODBURY_MAX_FILL * self.dim:
+            Hs = H.tocsc()
+            if Hs.nnz > WOODBURY_MAX_FILL * self.dim:
                 return None
             try:
-                lu = spla.splu(sp.csc_matrix(H.matrix), permc_spec="MMD_AT_PLUS_A")
+                lu = spla.splu(Hs, permc_spec="MMD_AT_PLUS_A")
             except RuntimeError:
                 return None
             h_solve = lu.solve
