@@ -18,8 +18,10 @@ Targets
    penalised matrix decomposition) on the same data, with at least equal
    held-out canonical correlation after tuning both: each method is tuned over a
    five-value grid of its sparsity parameter on a validation split; the chosen
-   value is refitted and scored on a test split. Time is the whole tuning run
-   (five fits) of each method.
+   value is refitted on training + validation rows and scored on a test split.
+   Time is the whole tuning run (five fits) of each method on the first data
+   set; the held-out correlation is the mean over five simulated data sets
+   (``SCCA_SEEDS``), because on a single one either method can win by chance.
 
 Data: :func:`imaging_genetics.simulate.multitask_cca_data` for targets 1 and 3
 (LD blocks, three modalities with population canonical correlations 0.8, 0.5,
@@ -141,6 +143,11 @@ def _heldout_corr(xs, ys):
     return float(np.corrcoef(a, b)[0, 1])
 
 
+#: Simulated data sets on which the tuned held-out correlations are compared (the
+#: timing uses the first): one data set can favour either method by chance.
+SCCA_SEEDS = (1, 2, 3, 4, 5)
+
+
 def scca_vs_pmd(quick: bool, repeat: int) -> list[Result]:
     from imaging_genetics.cca import SCCA
     from imaging_genetics.simulate import multitask_cca_data
@@ -151,26 +158,25 @@ def scca_vs_pmd(quick: bool, repeat: int) -> list[Result]:
         return [Result("SCCA vs cca-zoo PMDCCA", "cca-zoo not installed (pip install '.[bench]')",
                        "<= 1x time, >= corr", False)]
     n, p, q = (600, 500, 90) if not quick else (300, 200, 60)
-    X, Ys, _ = multitask_cca_data(n, p, q, correlations=(0.6,), random_state=1)
-    Y = Ys[0]
     tr, va, te = np.split(np.arange(n), [n // 2, 3 * n // 4])
     ours_grid = (0.01, 0.03, 0.1, 0.3, 1.0)
     pmd_grid = (0.1, 0.2, 0.3, 0.5, 0.8)
 
-    iterations = {}
+    def ours(c):
+        return SCCA(sparsity_x=c, sparsity_y=c, tol=1e-5, random_state=0)
 
-    def tune_ours():
+    def tune_ours(X, Y, iterations):
         best = (-np.inf, None)
         for c in ours_grid:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                m = SCCA(sparsity_x=c, sparsity_y=c, tol=1e-5, random_state=0).fit(X[tr], [Y[tr]])
+                m = ours(c).fit(X[tr], [Y[tr]])
             iterations[c] = m.n_iter_
             s = m.score(X[va], [Y[va]])
             best = max(best, (s, c), key=lambda t: t[0])
         return best[1]
 
-    def tune_pmd():
+    def tune_pmd(X, Y):
         best = (-np.inf, None)
         for c in pmd_grid:
             with warnings.catch_warnings():
@@ -181,28 +187,43 @@ def scca_vs_pmd(quick: bool, repeat: int) -> list[Result]:
             best = max(best, (s, c), key=lambda t: t[0])
         return best[1]
 
+    def test_corrs(X, Y, c_ours, c_pmd):
+        """Held-out correlations of the two tuned settings refitted on train + validation."""
+        fit_idx = np.r_[tr, va]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = ours(c_ours).fit(X[fit_idx], [Y[fit_idx]])
+            pmd = PMDCCA(l1_bound=c_pmd, random_state=0).fit([X[fit_idx], Y[fit_idx]])
+        a, b = pmd.transform([X[te], Y[te]])
+        return abs(m.score(X[te], [Y[te]])), abs(_heldout_corr(a, b))
+
+    iterations = {}
+    r_ours, r_pmd = [], []
     t_ours, t_pmd = np.inf, np.inf
-    c_ours = c_pmd = None
-    for _ in range(repeat):  # interleaved, best of `repeat`
-        t, c_ours = timed(tune_ours)
-        t_ours = min(t_ours, t)
-        t, c_pmd = timed(tune_pmd)
-        t_pmd = min(t_pmd, t)
-    fit_idx = np.r_[tr, va]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours = SCCA(sparsity_x=c_ours, sparsity_y=c_ours, tol=1e-5, random_state=0).fit(X[fit_idx], [Y[fit_idx]])
-        pmd = PMDCCA(l1_bound=c_pmd, random_state=0).fit([X[fit_idx], Y[fit_idx]])
-    r_ours = abs(ours.score(X[te], [Y[te]]))
-    a, b = pmd.transform([X[te], Y[te]])
-    r_pmd = abs(_heldout_corr(a, b))
+    for i, seed in enumerate(SCCA_SEEDS):
+        X, Ys, _ = multitask_cca_data(n, p, q, correlations=(0.6,), random_state=seed)
+        Y = Ys[0]
+        if i == 0:
+            for _ in range(repeat):  # interleaved, best of `repeat`
+                t, c_ours = timed(lambda: tune_ours(X, Y, iterations))
+                t_ours = min(t_ours, t)
+                t, c_pmd = timed(lambda: tune_pmd(X, Y))
+                t_pmd = min(t_pmd, t)
+        else:
+            c_ours, c_pmd = tune_ours(X, Y, {}), tune_pmd(X, Y)
+        a, b = test_corrs(X, Y, c_ours, c_pmd)
+        r_ours.append(a)
+        r_pmd.append(b)
     ratio = t_ours / t_pmd
+    mean_ours, mean_pmd = float(np.mean(r_ours)), float(np.mean(r_pmd))
     return [Result(
         f"SCCA vs cca-zoo PMDCCA (n={n} p={p} q={q}, tuned, 5-point grids)",
-        f"time {t_ours:.2f} s vs {t_pmd:.2f} s = {ratio:.2f}x; test corr {r_ours:.3f} vs {r_pmd:.3f}; "
+        f"time {t_ours:.2f} s vs {t_pmd:.2f} s = {ratio:.2f}x; test corr, mean of {len(SCCA_SEEDS)} data sets, "
+        f"{mean_ours:.3f} vs {mean_pmd:.3f} ({'/'.join(f'{v:.2f}' for v in r_ours)} vs "
+        f"{'/'.join(f'{v:.2f}' for v in r_pmd)}); "
         f"our iterations per grid point {'/'.join(str(iterations[c]) for c in ours_grid)}",
         "<= 1x time, >= corr",
-        ratio <= 1.0 and r_ours >= r_pmd - 1e-12,
+        ratio <= 1.0 and mean_ours >= mean_pmd - 1e-12,
     )]
 
 
