@@ -209,6 +209,15 @@ class SCCA(BaseSparseCCA):
     with unit-variance constraints; any q_k. With zero penalties and n > p + q it
     is classical CCA.
 
+    It uses the full covariances X'X and Y_k'Y_k. With fewer training samples
+    than p + q_k the in-sample correlation can be made near 1, and the l1
+    penalties alone must hold the fit back. On simulated data (n = 300, p = 200,
+    q = 60; tuned on 150 samples, refitted on 225, tested on 75) the held-out
+    correlation was 0.37 against 0.51 for penalised matrix decomposition
+    (Witten et al.), which treats the covariances as diagonal; at n = 600,
+    p = 500, q = 90 it was 0.54 against 0.55 (means over five data sets,
+    ``benchmarks/targets_cca.py``).
+
     Parameters
     ----------
     sparsity_x : float, default 0.5
