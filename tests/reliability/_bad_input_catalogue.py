@@ -380,6 +380,9 @@ def _cases() -> list[Case]:
         r"Xs: every entry is zero")
     add("nmf.fit", "n_components > min(n, p)", lambda t: _nmf(n_components=6), V,
         r"n_components=6 is larger than min\(n_samples, n_features\) = min\(12, 5\) of Xs\[0\]; choose n_components <= 5")
+    add("nmf.fit", "n_components > p of two modalities: the narrower one is named",
+        lambda t: _nmf(Xs=[Xs[1][:, :4], Xs[0][:, :2]], n_components=5), V,
+        r"n_components=5 is larger than min\(n_samples, n_features\) = min\(12, 2\) of Xs\[1\]; choose n_components <= 2")
     add("nmf.fit", "n_components = 0", lambda t: _nmf(n_components=0), V, r"n_components must be >= 1, got 0")
     add("nmf.fit", "n_restarts = 0", lambda t: _nmf(n_restarts=0), V, r"n_restarts must be >= 1, got 0")
     add("nmf.fit", "negative tol", lambda t: _nmf(tol=-1.0), V, r"tol must be >= 0, got -1\.0")

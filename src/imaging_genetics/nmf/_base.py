@@ -209,12 +209,13 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         n = Xs[0].shape[0]
         sizes = [X.shape[1] for X in Xs]
         k = check_positive_int(self.n_components, "n_components")
-        for I, p in enumerate(sizes):
-            if k > min(n, p):
-                raise ValueError(
-                    f"n_components={k} is larger than min(n_samples, n_features) = "
-                    f"min({n}, {p}) of Xs[{I}]; choose n_components <= {min(n, min(sizes))}"
-                )
+        # the binding modality is the narrowest one: name it, with the bound it sets
+        I = int(np.argmin(sizes))
+        if k > min(n, sizes[I]):
+            raise ValueError(
+                f"n_components={k} is larger than min(n_samples, n_features) = "
+                f"min({n}, {sizes[I]}) of Xs[{I}]; choose n_components <= {min(n, sizes[I])}"
+            )
         total = sum(float(X.sum()) for X in Xs)
         if total <= 0:
             raise ValueError("Xs: every entry is zero; there is nothing to factorise")
