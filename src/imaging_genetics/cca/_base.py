@@ -53,11 +53,17 @@ __all__ = ["BaseSparseCCA", "row_norms", "select_features"]
 _CHUNK_BYTES = 32 * 2**20
 
 #: Fits whose standardised X has at most this many entries run with one BLAS
-#: thread. Their products are skinny (K columns) and their factorisations small,
-#: where threads cost more in synchronisation than they bring: measured on 2 cores,
-#: MTS2CCA at n = 300, p = 5000 (1.5 M entries) ran 2.3x faster and at n = 300,
-#: p = 1500 with Cholesky 1.7x faster on one thread, while at n = 1000, p = 40,000
-#: (40 M entries, memory-bound products) two threads were as fast or faster.
+#: thread, for two reasons. (1) The same numbers whatever BLAS thread count the
+#: caller runs with: OpenBLAS rounds products differently on 1 and 2 threads, and a
+#: joblib or Dask worker usually runs one while the main process runs all, so
+#: cross-validation with n_jobs=1 and n_jobs>1 would differ in the last bits.
+#: (2) The small dense solves of the imaging block lose to thread synchronisation:
+#: measured on 2 cores, JCB-SCCA at n = 300, p = 1000 took 0.6 s on one thread and
+#: 2.7-3.2 s on two. The products with X alone do gain from a second thread (2.1x
+#: at 300 x 5000), so some fits are slower this way (MTS2CCA at n = 300, p = 5000:
+#: 5.4-5.9 s against 4.3-4.4 s). Above the limit the products dominate and the fit
+#: uses every BLAS thread (n = 1000, p = 200,000: 60 s against 99 s on one thread);
+#: its last bits then depend on the thread count (5e-16 apart at n = 1000, p = 9000).
 _ONE_THREAD_MAX_ENTRIES = 2**23
 
 
@@ -666,16 +672,18 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         X, Ys = self._check_new(X, Ys)
         Xs = (X - self.x_mean_) * self.x_scale_
         W = self.x_weights_
-        if W.ndim == 2:
-            xs = Xs @ W
-            if xs.shape[1] != self.n_tasks_:
-                xs = np.repeat(xs, self.n_tasks_, axis=1)
-        else:
-            xs = np.einsum("np,pkc->nkc", Xs, W)
-            if xs.shape[1] != self.n_tasks_:
-                xs = np.repeat(xs, self.n_tasks_, axis=1)
-        ys = [((Y - m) * s) @ v for Y, m, s, v in
-              zip(Ys, self.y_means_, self.y_scales_, self.y_weights_)]
+        # on one BLAS thread: OpenBLAS rounds differently on one and on several, and
+        # held-out scores must not depend on whether a worker or the main process
+        # computed them (cross-validation with n_jobs=1 and n_jobs>1)
+        with threadpool_limits(limits=1, user_api="blas"):
+            if W.ndim == 2:
+                xs = Xs @ W
+            else:
+                xs = np.einsum("np,pkc->nkc", Xs, W)
+            ys = [((Y - m) * s) @ v for Y, m, s, v in
+                  zip(Ys, self.y_means_, self.y_scales_, self.y_weights_)]
+        if xs.shape[1] != self.n_tasks_:
+            xs = np.repeat(xs, self.n_tasks_, axis=1)
         return xs, ys
 
     def score(self, X, Ys, y=None):

@@ -28,7 +28,7 @@ from .._validation import (
 )
 from ..base import PersistenceMixin
 from ..networks import normalized_adjacency
-from ._core import JointProblem, available_threads, objective_terms, run_batch
+from ._core import JointProblem, available_threads, blas_limits, objective_terms, run_batch
 
 __all__ = ["BoundednessWarning", "JointNMFBase", "fit_settings"]
 
@@ -61,12 +61,15 @@ def _random_init(Xcat: np.ndarray, k: int, rng: np.random.RandomState):
 
 
 def _truncated_svd(X: np.ndarray, k: int):
-    if min(X.shape) <= 3000:
-        U, s, Vt = np.linalg.svd(X, full_matrices=False)
-        return U[:, :k], s[:k], Vt[:k]
-    from sklearn.utils.extmath import randomized_svd
+    # on the sweeps' BLAS threads: with more, the initial factors (and so the whole
+    # fit) would differ in the last bits between a main process and a worker
+    with blas_limits():
+        if min(X.shape) <= 3000:
+            U, s, Vt = np.linalg.svd(X, full_matrices=False)
+            return U[:, :k], s[:k], Vt[:k]
+        from sklearn.utils.extmath import randomized_svd
 
-    return randomized_svd(X, k, random_state=0)
+        return randomized_svd(X, k, random_state=0)
 
 
 def _nndsvda_init(Xcat: np.ndarray, k: int):
@@ -441,7 +444,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
     def reconstruct(self):
         """The fitted approximations ``[W H_I for each modality]``."""
         self._check_fitted()
-        return [self.basis_ @ H for H in self.coefficients_]
+        with blas_limits():  # the same numbers in any process (see blas_limits)
+            return [self.basis_ @ H for H in self.coefficients_]
 
     def _check_fitted(self):
         if not hasattr(self, "basis_"):

@@ -52,6 +52,7 @@ matrix) are a single sparse product with one stacked operator.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,6 +82,17 @@ _EPS = EPS
 #: blocks are shared with worker threads.
 #: None leaves the BLAS setting alone.
 BLAS_THREADS: int | None = 1
+
+
+def blas_limits():
+    """A context running BLAS on ``BLAS_THREADS`` threads (nothing when None).
+
+    Everything a fit computes with BLAS, its SVD initialisation included, runs
+    inside it: OpenBLAS rounds differently on one thread and on several.
+    """
+    if BLAS_THREADS is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
 
 #: Above this density a prior matrix is used as a dense array: a dense product
 #: runs at the BLAS rate, roughly ten times the rate of a CSR product per
@@ -768,9 +780,11 @@ def objective_terms(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray])
 
     W (R, n, k), Hs list of (R, k, p_I). The fit term is computed from the
     residual ``X_I - W H_I``, not from the Gram expansion, so it has no
-    cancellation error.
+    cancellation error. On the sweeps' BLAS threads (:func:`blas_limits`), so the
+    reported terms are the same in any process.
     """
-    return _objective_terms_wide(prob, _wide_W(W), _tall_H(Hs), W.shape[0])
+    with blas_limits():
+        return _objective_terms_wide(prob, _wide_W(W), _tall_H(Hs), W.shape[0])
 
 
 def objective(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray]) -> np.ndarray:
@@ -816,13 +830,9 @@ def run_batch(
     ``finite``.
     """
     # overflow of a diverging restart is detected at the next check and reported
-    with np.errstate(over="ignore", invalid="ignore"):
-        if BLAS_THREADS is None:
-            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every,
-                              n_threads=n_threads)
-        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-            return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every,
-                              n_threads=n_threads)
+    with np.errstate(over="ignore", invalid="ignore"), blas_limits():
+        return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every,
+                          n_threads=n_threads)
 
 
 def _run_batch(prob, W, Hs, *, max_iter, tol, check_every, n_threads):

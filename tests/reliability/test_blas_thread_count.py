@@ -1,0 +1,80 @@
+"""Results that cross-validation, grid searches and restarts report must not depend
+on the BLAS thread count of the process that computed them: a joblib or Dask worker
+usually runs one thread while the main process runs all of them, and OpenBLAS
+rounds its products differently on one thread and on several. Each case below
+differed in the last bits between one and two threads before it was computed on a
+fixed thread count (the sizes are large enough for OpenBLAS to use a second thread).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+# with fewer than two cores there is no second thread to differ from
+pytestmark = pytest.mark.skipif(
+    (__import__("os").cpu_count() or 1) < 2, reason="needs two cores for two BLAS threads")
+
+
+def _on_threads(n_threads, f):
+    with threadpool_limits(limits=n_threads, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f()
+
+
+def _same_on_one_and_two_threads(f):
+    one, two = _on_threads(1, f), _on_threads(2, f)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def nmf_data():
+    rng = np.random.default_rng(0)
+    Xs = [np.abs(rng.standard_normal((150, p))) for p in (100, 2000, 900)]
+    cross = {(1, 2): sp.random(2000, 900, density=0.01, random_state=2, format="csr")}
+    return Xs, cross
+
+
+def test_nmf_svd_start_and_reported_terms_do_not_depend_on_blas_threads(nmf_data):
+    from imaging_genetics.nmf import JCBSNMF
+
+    Xs, cross = nmf_data
+
+    def fit():
+        m = JCBSNMF(n_components=10, max_iter=5, init="nndsvda", random_state=0).fit(Xs, cross_adjacency=cross)
+        return [m.basis_, *m.coefficients_, np.array([m.objective_terms_["fit"]]), *m.reconstruct()]
+
+    _same_on_one_and_two_threads(fit)
+
+
+def test_nmf_grid_table_does_not_depend_on_blas_threads(nmf_data):
+    from imaging_genetics.inference.nmf_selection import nmf_grid_search
+    from imaging_genetics.nmf import JCBSNMF
+
+    Xs, cross = nmf_data
+    est = JCBSNMF(n_components=10, n_restarts=3, max_iter=5, random_state=0)
+
+    def grid():
+        table = nmf_grid_search(Xs, cross_adjacency=cross, estimator=est,
+                                param_grid={"cross_strength": [1e-3, 1e-1], "smoothness": [1e-3],
+                                            "basis_penalty": [0.1], "sparsity": [1e-3]})
+        return [table[["reconstruction_error", "relative_error", "objective"]].to_numpy()]
+
+    _same_on_one_and_two_threads(grid)
+
+
+def test_cca_held_out_scores_do_not_depend_on_blas_threads():
+    from imaging_genetics.cca import MTSCCA
+    from imaging_genetics.simulate import multitask_cca_data
+
+    X, Ys, _ = multitask_cca_data(400, 3000, 80, random_state=0)
+    model = _on_threads(1, lambda: MTSCCA(max_iter=5, random_state=0).fit(X, Ys))
+
+    def scores():
+        xs, ys = model.transform(X, Ys)
+        return [xs, *ys, model.task_correlations(X, Ys)]
+
+    _same_on_one_and_two_threads(scores)
