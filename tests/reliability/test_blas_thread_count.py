@@ -78,3 +78,17 @@ def test_cca_held_out_scores_do_not_depend_on_blas_threads():
         return [xs, *ys, model.task_correlations(X, Ys)]
 
     _same_on_one_and_two_threads(scores)
+
+
+def test_prior_networks_do_not_depend_on_blas_threads():
+    """Cross-validation builds the default correlation prior inside each task."""
+    from imaging_genetics.networks import correlation_graph, ld_graph
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 1500))
+    G = rng.integers(0, 3, (240, 1500)).astype(float)
+
+    def priors():
+        return [correlation_graph(X).toarray(), ld_graph(G, window=50).toarray()]
+
+    _same_on_one_and_two_threads(priors)

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from .._validation import EPS, check_adjacency
 
@@ -58,6 +59,13 @@ def _as_matrix(X: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _one_blas_thread():
+    # OpenBLAS rounds products differently on one thread and on several; a prior
+    # built in a cross-validation worker (one thread) must equal the one built in
+    # the main process, or fits with n_jobs=1 and n_jobs>1 would differ
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def correlation_graph(X: Any, power: float = 2, threshold: float = 0.0) -> sp.csr_matrix:
     """Correlation network ``A_ij = |corr(x_i, x_j)|^power`` with a zero diagonal.
 
@@ -87,14 +95,15 @@ def correlation_graph(X: Any, power: float = 2, threshold: float = 0.0) -> sp.cs
     Z = _standardize(_as_matrix(X, "X"))
     p = Z.shape[1]
     blocks = []
-    for start in range(0, p, _BLOCK):
-        stop = min(start + _BLOCK, p)
-        R = np.abs(Z[:, start:stop].T @ Z)
-        np.minimum(R, 1.0, out=R)
-        R **= power
-        R[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        R[R <= threshold] = 0.0
-        blocks.append(sp.csr_matrix(R))
+    with _one_blas_thread():
+        for start in range(0, p, _BLOCK):
+            stop = min(start + _BLOCK, p)
+            R = np.abs(Z[:, start:stop].T @ Z)
+            np.minimum(R, 1.0, out=R)
+            R **= power
+            R[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            R[R <= threshold] = 0.0
+            blocks.append(sp.csr_matrix(R))
     A = sp.vstack(blocks, format="csr")
     A = (A + A.T) * 0.5  # exact symmetry despite rounding in the products
     A.eliminate_zeros()
@@ -171,26 +180,27 @@ def ld_graph(
     # A block's products span block + window columns; with a window counted in
     # SNPs, blocks of about twice the window keep that waste small.
     block = int(np.clip(2 * window, 64, 512)) if positions is None else 512
-    for start in range(0, p, block):
-        stop = min(start + block, p)
-        end = int(np.searchsorted(key, key[stop - 1] + window, side="right"))
-        # Standardise only the columns this block needs (each column on its own),
-        # so no standardised copy of the whole genotype matrix is ever held.
-        Z = _standardize(G[:, order[start:end]])
-        R = Z[:, :stop - start].T @ Z
-        R2 = R * R
-        i_idx = np.arange(start, stop)[:, None]
-        j_idx = np.arange(start, end)[None, :]
-        keep = (
-            (j_idx > i_idx)
-            & (np.abs(key[start:end][None, :] - key[start:stop][:, None]) <= window)
-            & (schrom[start:end][None, :] == schrom[start:stop][:, None])
-            & (R2 >= max(r2_threshold, EPS))
-        )
-        ii, jj = np.nonzero(keep)
-        rows.append(ii + start)
-        cols.append(jj + start)
-        vals.append(np.minimum(R2[ii, jj], 1.0))
+    with _one_blas_thread():
+        for start in range(0, p, block):
+            stop = min(start + block, p)
+            end = int(np.searchsorted(key, key[stop - 1] + window, side="right"))
+            # Standardise only the columns this block needs (each column on its own),
+            # so no standardised copy of the whole genotype matrix is ever held.
+            Z = _standardize(G[:, order[start:end]])
+            R = Z[:, :stop - start].T @ Z
+            R2 = R * R
+            i_idx = np.arange(start, stop)[:, None]
+            j_idx = np.arange(start, end)[None, :]
+            keep = (
+                (j_idx > i_idx)
+                & (np.abs(key[start:end][None, :] - key[start:stop][:, None]) <= window)
+                & (schrom[start:end][None, :] == schrom[start:stop][:, None])
+                & (R2 >= max(r2_threshold, EPS))
+            )
+            ii, jj = np.nonzero(keep)
+            rows.append(ii + start)
+            cols.append(jj + start)
+            vals.append(np.minimum(R2[ii, jj], 1.0))
     r = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
     c = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
     v = np.concatenate(vals) if vals else np.empty(0)
