@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._products import dot, tdot
+from .._stats import pearson
 from .._validation import (
     EPS,
     check_adjacency,
@@ -105,13 +106,6 @@ def _standardize_inplace(A: np.ndarray, mean, scale) -> np.ndarray:
         A[:, a:b] -= mean[a:b]
         A[:, a:b] *= scale[a:b]
     return A
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = np.sqrt((a @ a) * (b @ b))
-    return float(a @ b / den) if den > EPS else 0.0
 
 
 def row_norms(weights: Any) -> np.ndarray:
@@ -391,7 +385,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                 for k in range(K):
                     Vfull[k][ykeep[k], c] = self._effective_y(k, c, V[k])
                 for k in range(K):
-                    corrs[k, c] = _corr(Xd @ U[:, 0 if self._shared_u else k], Yd[k] @ V[k])
+                    corrs[k, c] = pearson(Xd @ U[:, 0 if self._shared_u else k], Yd[k] @ V[k])
                 if c + 1 < C:
                     T = Xd @ U
                     Q = np.linalg.lstsq(T.T @ T + EPS * np.eye(T.shape[1]), T.T @ Xd, rcond=None)[0]
@@ -693,7 +687,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         for k in range(self.n_tasks_):
             a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
             b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
-            vals.append(_corr(a, b))
+            vals.append(pearson(a, b))
         return float(np.mean(vals))
 
     def task_correlations(self, X, Ys) -> np.ndarray:
@@ -703,7 +697,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         for k in range(self.n_tasks_):
             a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
             b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
-            out.append(_corr(a, b))
+            out.append(pearson(a, b))
         return np.asarray(out)
 
 

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._stats import pearson, vdot
+
 __all__ = [
     "canonical_correlations",
     "feature_selection_auc",
@@ -39,13 +41,6 @@ __all__ = [
 ]
 
 _EPS = np.finfo(np.float64).eps
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64) - np.mean(a)
-    b = np.asarray(b, dtype=np.float64) - np.mean(b)
-    den = np.sqrt((a @ a) * (b @ b))
-    return float(a @ b / den) if den > _EPS else 0.0
 
 
 def first_component(estimator: Any) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -95,7 +90,7 @@ def canonical_correlations(estimator: Any, X: Any, Ys: Sequence[Any]) -> np.ndar
         a = xs[:, col] if xs.ndim == 2 else xs[:, col, 0]
         y = np.asarray(y, dtype=np.float64)
         b = y if y.ndim == 1 else y[:, 0]
-        out.append(_corr(a, b))
+        out.append(pearson(a, b))
     return np.asarray(out, dtype=np.float64)
 
 
@@ -221,8 +216,8 @@ def estimation_accuracy(weights: Any, true_weights: Any) -> float | np.ndarray:
     for k, (w, t) in enumerate(zip(cols, truth)):
         if w.shape != t.shape:
             raise ValueError(f"true_weights: column {k} has {t.shape[0]} entries, weights {w.shape[0]}")
-        den = np.linalg.norm(w) * np.linalg.norm(t)
-        out.append(float(abs(w @ t) / den) if den > _EPS else 0.0)
+        den = np.sqrt(vdot(w, w) * vdot(t, t))
+        out.append(abs(vdot(w, t)) / den if den > _EPS else 0.0)
     arr = np.asarray(out)
     single = not isinstance(weights, (list, tuple)) and np.asarray(weights).ndim == 1
     return float(arr[0]) if single else arr

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 from .._validation import EPS, check_matrices, check_positive_int
 
@@ -334,9 +335,12 @@ def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:
     for I, (X, H) in enumerate(zip(Xs, Hs)):
         if X.shape != (W.shape[0], H.shape[1]):
             raise ValueError(f"Xs[{I}]: expected shape {(W.shape[0], H.shape[1])}, got {X.shape}")
-        a = X.ravel() - X.mean()
-        b = (W @ H).ravel()
-        b = b - b.mean()
-        den = np.sqrt((a @ a) * (b @ b))
-        out[I] = float(a @ b / den) if den > EPS else float("nan")
+        # one BLAS thread (the product and the long dot products): the same value
+        # in a worker (select_n_components with n_jobs > 1) as in the main process
+        with threadpool_limits(limits=1, user_api="blas"):
+            a = X.ravel() - X.mean()
+            b = (W @ H).ravel()
+            b = b - b.mean()
+            den = np.sqrt((a @ a) * (b @ b))
+            out[I] = float(a @ b / den) if den > EPS else float("nan")
     return out

@@ -23,18 +23,12 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .._stats import pearson
 from ._parallel import base_seed, derive_seed, run_tasks
 from .cv import Prior, _check_n_jobs, _seed_estimator, as_arrays, make_folds, prior_fit_params
 from .metrics import first_component
 
 __all__ = ["predict_outcome", "PredictionResult"]
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = np.sqrt((a @ a) * (b @ b))
-    return float(a @ b / den) if den > 0 else 0.0
 
 
 def _features(est, X, Ys, kind, n_x, n_y, ranking):
@@ -189,9 +183,9 @@ def predict_outcome(
         r = res[f"fold/{f}"]
         pred[te] = r["prediction"]
         err = y[te] - r["prediction"]
-        rows.append({"fold": f, "rmse": float(np.sqrt(np.mean(err ** 2))), "r": _pearson(y[te], r["prediction"]),
+        rows.append({"fold": f, "rmse": float(np.sqrt(np.mean(err ** 2))), "r": pearson(y[te], r["prediction"]),
                      "alpha": r["alpha"], "n_features": r["n_features"], "n_test": int(te.size)})
     covered = ~np.isnan(pred)
     rmse = float(np.sqrt(np.mean((y[covered] - pred[covered]) ** 2)))
-    return PredictionResult(rmse=rmse, r=_pearson(y[covered], pred[covered]), predictions=pred,
+    return PredictionResult(rmse=rmse, r=pearson(y[covered], pred[covered]), predictions=pred,
                             table=pd.DataFrame(rows))
