@@ -39,3 +39,31 @@ def test_sparse_operands_use_the_plain_product():
     V = np.random.default_rng(3).standard_normal((30, 3))
     np.testing.assert_allclose(np.asarray(dot(Z, W)), Z @ W)
     np.testing.assert_allclose(np.asarray(tdot(Z, V)), Z.T @ V)
+
+
+@pytest.mark.parametrize("r", [None, 1, 3, 30])
+def test_blocked_products_are_the_same_for_any_thread_count(r):
+    """Fixed column blocks: the numbers never depend on how many threads ran them,
+    and they agree with the one-call products."""
+    from imaging_genetics._products import BlockedProducts
+
+    rng = np.random.default_rng(7)
+    Z = rng.standard_normal((41, 1003))
+    W = rng.standard_normal(1003 if r is None else (1003, r))
+    V = rng.standard_normal(41 if r is None else (41, r))
+    results = []
+    for n_threads in (1, 2, 3, 16):
+        prod = BlockedProducts(n_threads)
+        try:
+            out = np.full((1003,) + V.shape[1:], np.nan)
+            results.append((prod.dot(Z, W), prod.tdot(Z, V), prod.tdot(Z, V, out=out)))
+            assert results[-1][2] is out
+        finally:
+            prod.close()
+    for res in results[1:]:
+        for a, b in zip(results[0], res):
+            np.testing.assert_array_equal(a, b)
+    zw, ztv, _ = results[0]
+    assert zw.shape == (Z @ W).shape and ztv.shape == (Z.T @ V).shape and zw.flags.c_contiguous
+    np.testing.assert_allclose(zw, Z @ W, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ztv, Z.T @ V, rtol=1e-12, atol=1e-12)

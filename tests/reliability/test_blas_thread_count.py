@@ -116,3 +116,21 @@ def test_correlations_of_many_samples_do_not_depend_on_blas_threads():
     for a, b in pairs:
         assert pearson(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1], rel=1e-12)
     assert pearson(np.ones(5), np.arange(5.0)) == 0.0  # a constant vector has no correlation
+
+
+def test_large_cca_fit_does_not_depend_on_blas_threads(monkeypatch):
+    """Above _ONE_THREAD_MAX_ENTRIES the products with X run in fixed blocks shared
+    by threads (lowered here so a small X takes that path); they used all BLAS
+    threads and differed in the last bits."""
+    import imaging_genetics.cca._base as base
+    from imaging_genetics.cca import MTSCCA
+    from imaging_genetics.simulate import multitask_cca_data
+
+    monkeypatch.setattr(base, "_ONE_THREAD_MAX_ENTRIES", 10_000)
+    X, Ys, _ = multitask_cca_data(400, 3000, 80, random_state=0)
+
+    def fit():
+        m = MTSCCA(max_iter=10, random_state=0).fit(X, Ys)
+        return [m.x_weights_, *m.y_weights_, m.objective_]
+
+    _same_on_one_and_two_threads(fit)

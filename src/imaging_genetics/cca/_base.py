@@ -31,9 +31,9 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from .._products import dot, tdot
+from .._products import BlockedProducts, PlainProducts
 from .._stats import pearson
 from .._validation import (
     EPS,
@@ -53,19 +53,26 @@ __all__ = ["BaseSparseCCA", "row_norms", "select_features"]
 #: Columns per chunk when standardising: temporaries stay near 32 MB whatever p is.
 _CHUNK_BYTES = 32 * 2**20
 
-#: Fits whose standardised X has at most this many entries run with one BLAS
-#: thread, for two reasons. (1) The same numbers whatever BLAS thread count the
-#: caller runs with: OpenBLAS rounds products differently on 1 and 2 threads, and a
-#: joblib or Dask worker usually runs one while the main process runs all, so
-#: cross-validation with n_jobs=1 and n_jobs>1 would differ in the last bits.
-#: (2) The small dense solves of the imaging block lose to thread synchronisation:
-#: measured on 2 cores, JCB-SCCA at n = 300, p = 1000 took 0.6 s on one thread and
-#: 2.7-3.2 s on two. The products with X alone do gain from a second thread (2.1x
-#: at 300 x 5000), so some fits are slower this way (MTS2CCA at n = 300, p = 5000:
-#: 5.4-5.9 s against 4.3-4.4 s). Above the limit the products dominate and the fit
-#: uses every BLAS thread (n = 1000, p = 200,000: 60 s against 99 s on one thread);
-#: its last bits then depend on the thread count (5e-16 apart at n = 1000, p = 9000).
+#: Every fit runs BLAS on one thread, for two reasons. (1) The same numbers whatever
+#: BLAS thread count the caller runs with: OpenBLAS rounds products differently on 1
+#: and 2 threads, and a joblib or Dask worker usually runs one while the main process
+#: runs all, so cross-validation with n_jobs=1 and n_jobs>1 would differ in the last
+#: bits. (2) The small dense solves of the imaging block lose to thread
+#: synchronisation: measured on 2 cores, JCB-SCCA at n = 300, p = 1000 took 0.6 s on
+#: one thread and 2.7-3.2 s on two. Below this many entries of X the products with X
+#: are single BLAS calls (a second BLAS thread would make MTS2CCA at n = 300,
+#: p = 5000 4.3-4.4 s instead of 5.4-5.9 s, at the price of (1)); above it they are
+#: memory-bound and split into fixed column blocks shared by as many threads as BLAS
+#: could use (:class:`imaging_genetics._products.BlockedProducts`), as fast as
+#: multi-threaded BLAS (n = 1000, p = 200,000: 61.9 s against 58-61 s; 99 s on one
+#: thread) and with the same numbers for any thread count.
 _ONE_THREAD_MAX_ENTRIES = 2**23
+
+
+def _blas_threads() -> int:
+    """The number of threads BLAS may use in this process now (1 when unknown)."""
+    return max([int(d.get("num_threads") or 1) for d in threadpool_info() if d.get("user_api") == "blas"],
+               default=1)
 
 
 def _column_chunks(n: int, p: int):
@@ -370,8 +377,12 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         objective, surrogate, n_iter = [], [], 0
         Xd, Yd = Xs, list(Yss)
         loadings, Us = [], []
-        one_thread = Xs.size <= _ONE_THREAD_MAX_ENTRIES
-        with (threadpool_limits(limits=1, user_api="blas") if one_thread else contextlib.nullcontext()):
+        # BLAS runs on one thread inside the fit; a large X is multiplied in fixed
+        # blocks (whatever the thread count, so the numbers are the same) shared by
+        # as many threads as BLAS could have used here
+        self._products = (BlockedProducts(_blas_threads()) if Xs.size > _ONE_THREAD_MAX_ENTRIES
+                          else PlainProducts())
+        with threadpool_limits(limits=1, user_api="blas"), contextlib.closing(self._products):
             for c in range(C):
                 ctx.X, ctx.Ys = Xd, Yd
                 U, V, trace, sur, it = self._fit_component(ctx)
@@ -412,6 +423,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         self.n_iter_ = int(n_iter)
         if hasattr(self, "_yload"):
             del self._yload
+        del self._products
         return self
 
     # Deflated imaging weights map back to the original standardised data.
@@ -466,7 +478,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             if idx.size == 0:
                 break
             T = np.column_stack([Ys[k] @ V[k] for k in idx])
-            XXT = dot(X, tdot(X, T))
+            XXT = self._products.dot(X, self._products.tdot(X, T))
             for j, k in enumerate(idx):
                 v_new = Ys[k].T @ XXT[:, j]
                 nrm = np.linalg.norm(v_new)
@@ -502,7 +514,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
 
     def _x_rhs(self, X, YV):
         """``X' Y_k v_k / n`` for every task (p, Kx): one pass over X for all tasks."""
-        return self._x_rhs_from(tdot(X, np.column_stack(YV) / X.shape[0]))
+        return self._x_rhs_from(self._products.tdot(X, np.column_stack(YV) / X.shape[0]))
 
     def _x_rhs_from(self, B):
         """Per-task right-hand sides (p, K) -> the SNP block's (p, Kx)."""
@@ -550,7 +562,8 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         xterms = [t for t in self._x_terms(ctx) if t.coef > 0]
         yterms = [t for t in self._y_terms(ctx, tasks) if t.coef > 0]
         Kx = 1 if self._shared_u else len(tasks)
-        xsolver = LinearSolver([X], self._x_alpha(len(tasks)), method=self.solver)
+        xsolver = LinearSolver([X], self._x_alpha(len(tasks)), method=self.solver, products=self._products)
+        dot, tdot = self._products.dot, self._products.tdot
         ysolver = self._y_solver(ctx, Ys)
         V = [self._scale(Y, v) for Y, v in zip(Ys, self._init_v(X, Ys, tasks))]
         YV = [Y @ v for Y, v in zip(Ys, V)]

@@ -44,7 +44,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._products import dot, tdot
+from .._products import PlainProducts
 from .._validation import EPS
 
 __all__ = [
@@ -432,11 +432,16 @@ class LinearSolver:
         and ``CG_BUDGET`` for when it does).
     cg_tol : float
         Relative residual at which conjugate gradients stop.
+    products : PlainProducts or BlockedProducts, optional
+        How the products with the data are formed in conjugate gradients (default:
+        one BLAS call each).
     """
 
     def __init__(self, Zs, alpha=1.0, method="auto", dense_max=DENSE_MAX, cg_tol=1e-11,
-                 cg_maxiter=None):
+                 cg_maxiter=None, products=None):
         self.Zs = list(Zs)
+        #: how products with the data are formed (:mod:`imaging_genetics._products`)
+        self.products = PlainProducts() if products is None else products
         self.n = self.Zs[0].shape[0]
         self.alpha = float(alpha)
         self.sizes = [Z.shape[1] for Z in self.Zs]
@@ -466,7 +471,7 @@ class LinearSolver:
         """``alpha * blockdiag(Z_k'Z_k/n) W`` for W of shape (dim, r), matrix-free."""
         out = np.empty_like(W)
         for Z, sl in zip(self.Zs, self._blocks):
-            out[sl] = tdot(Z, dot(Z, W[sl]))
+            out[sl] = self.products.tdot(Z, self.products.dot(Z, W[sl]))
         return out * (self.alpha / self.n)
 
     def _dense_gram(self) -> np.ndarray:
@@ -651,8 +656,8 @@ class LinearSolver:
             """(A W, Z W): the system matrix times W and, for one matrix, Z W."""
             if not single:
                 return self.data_matvec(W) + H.matvec(W), None
-            ZW = dot(Z, W) if ZW is None else ZW
-            ZtZW = tdot(Z, ZW) if ZtZW is None else ZtZW
+            ZW = self.products.dot(Z, W) if ZW is None else ZW
+            ZtZW = self.products.tdot(Z, ZW) if ZtZW is None else ZtZW
             return ZtZW * c_data + H.matvec(W), ZW
 
         if start is not None and start.shape == B.shape:
