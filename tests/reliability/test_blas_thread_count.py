@@ -119,14 +119,14 @@ def test_correlations_of_many_samples_do_not_depend_on_blas_threads():
 
 
 def test_large_cca_fit_does_not_depend_on_blas_threads(monkeypatch):
-    """Above _ONE_THREAD_MAX_ENTRIES the products with X run in fixed blocks shared
+    """Above _BLOCKED_PRODUCTS_ABOVE the products with X run in fixed blocks shared
     by threads (lowered here so a small X takes that path); they used all BLAS
     threads and differed in the last bits."""
     import imaging_genetics.cca._base as base
     from imaging_genetics.cca import MTSCCA
     from imaging_genetics.simulate import multitask_cca_data
 
-    monkeypatch.setattr(base, "_ONE_THREAD_MAX_ENTRIES", 10_000)
+    monkeypatch.setattr(base, "_BLOCKED_PRODUCTS_ABOVE", 10_000)
     X, Ys, _ = multitask_cca_data(400, 3000, 80, random_state=0)
 
     def fit():

@@ -59,14 +59,16 @@ _CHUNK_BYTES = 32 * 2**20
 #: runs all, so cross-validation with n_jobs=1 and n_jobs>1 would differ in the last
 #: bits. (2) The small dense solves of the imaging block lose to thread
 #: synchronisation: measured on 2 cores, JCB-SCCA at n = 300, p = 1000 took 0.6 s on
-#: one thread and 2.7-3.2 s on two. Below this many entries of X the products with X
+#: one thread and 2.7-3.2 s on two. Up to this many entries of X the products with X
 #: are single BLAS calls (a second BLAS thread would make MTS2CCA at n = 300,
-#: p = 5000 4.3-4.4 s instead of 5.4-5.9 s, at the price of (1)); above it they are
+#: p = 5000 4.3-4.4 s instead of 5.4-5.9 s, at the price of (1); blocks shared by
+#: threads cost more than they bring there, 2.6 s against 2.2-2.4 s at p = 1500);
+#: above it they are
 #: memory-bound and split into fixed column blocks shared by as many threads as BLAS
 #: could use (:class:`imaging_genetics._products.BlockedProducts`), as fast as
 #: multi-threaded BLAS (n = 1000, p = 200,000: 61.9 s against 58-61 s; 99 s on one
 #: thread) and with the same numbers for any thread count.
-_ONE_THREAD_MAX_ENTRIES = 2**23
+_BLOCKED_PRODUCTS_ABOVE = 2**23
 
 
 def _blas_threads() -> int:
@@ -380,7 +382,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         # BLAS runs on one thread inside the fit; a large X is multiplied in fixed
         # blocks (whatever the thread count, so the numbers are the same) shared by
         # as many threads as BLAS could have used here
-        self._products = (BlockedProducts(_blas_threads()) if Xs.size > _ONE_THREAD_MAX_ENTRIES
+        self._products = (BlockedProducts(_blas_threads()) if Xs.size > _BLOCKED_PRODUCTS_ABOVE
                           else PlainProducts())
         with threadpool_limits(limits=1, user_api="blas"), contextlib.closing(self._products):
             for c in range(C):
