@@ -11,13 +11,47 @@ Z of 300 x 5000, 159 x 7564 and 1000 x 20000, r = 2 .. 30). A single vector
 
 Both functions return what the plain product returns (a C-contiguous array of the
 same shape, up to round-off); which form is used depends only on the shapes.
+
+Also here: how products are spread over threads without the numbers depending on
+the thread count (OpenBLAS rounds its products differently on one thread and on
+several): :func:`one_blas_thread`, :func:`even_slices` for fixed blocks,
+:func:`available_threads` and :class:`BlockedProducts`.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
-__all__ = ["dot", "tdot", "NARROW", "PlainProducts", "BlockedProducts", "PRODUCT_BLOCKS"]
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+__all__ = ["dot", "tdot", "NARROW", "PlainProducts", "BlockedProducts", "PRODUCT_BLOCKS",
+           "one_blas_thread", "even_slices", "available_threads"]
+
+
+def one_blas_thread():
+    """A context running BLAS on one thread, so that what is computed inside gives
+    the same numbers in a joblib or Dask worker (usually one thread) as in the main
+    process (all threads)."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def available_threads() -> int:
+    """Threads a computation may use: the current BLAS thread setting of this process.
+
+    Inside a joblib worker this is already limited to the worker's share of the
+    cores; in a plain process it is the number of cores.
+    """
+    counts = [int(d.get("num_threads") or 1) for d in threadpool_info() if d.get("user_api") == "blas"]
+    if counts:
+        return max(1, max(counts))
+    return max(1, os.cpu_count() or 1)
+
+
+def even_slices(m: int, n_blocks: int) -> list[slice]:
+    """``range(m)`` in at most ``n_blocks`` contiguous, nearly equal slices."""
+    bounds = np.unique(np.linspace(0, m, min(n_blocks, max(m, 1)) + 1).round().astype(int))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 #: Widest operand (columns) for which the transposed form is used.
 NARROW = 64
@@ -115,10 +149,6 @@ class BlockedProducts(PlainProducts):
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def _blocks(self, p: int) -> list[slice]:
-        edges = np.linspace(0, p, min(self.n_blocks, max(p, 1)) + 1).round().astype(int)
-        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-
     def _run(self, tasks: list) -> list:
         """Results of the callables ``tasks``, in order; the pool takes what this
         thread does not (this thread starts with the first, then takes over, from
@@ -139,7 +169,7 @@ class BlockedProducts(PlainProducts):
     def dot(self, Z, W, narrow: int = NARROW):
         if not isinstance(Z, np.ndarray) or Z.shape[1] < 2:
             return dot(Z, W, narrow)
-        parts = self._run([lambda s=s: dot(Z[:, s], W[s], narrow) for s in self._blocks(Z.shape[1])])
+        parts = self._run([lambda s=s: dot(Z[:, s], W[s], narrow) for s in even_slices(Z.shape[1], self.n_blocks)])
         total = parts[0]
         for part in parts[1:]:
             total = total + part
@@ -149,5 +179,5 @@ class BlockedProducts(PlainProducts):
         if not isinstance(Z, np.ndarray) or Z.shape[1] < 2:
             return tdot(Z, V, out=out, narrow=narrow)
         res = np.empty((Z.shape[1],) + V.shape[1:]) if out is None else out
-        self._run([lambda s=s: tdot(Z[:, s], V, out=res[s], narrow=narrow) for s in self._blocks(Z.shape[1])])
+        self._run([lambda s=s: tdot(Z[:, s], V, out=res[s], narrow=narrow) for s in even_slices(Z.shape[1], self.n_blocks)])
         return res

@@ -31,9 +31,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_info, threadpool_limits
-
-from .._products import BlockedProducts, PlainProducts
+from .._products import BlockedProducts, PlainProducts, available_threads, one_blas_thread
 from .._stats import pearson
 from .._validation import (
     EPS,
@@ -69,12 +67,6 @@ _CHUNK_BYTES = 32 * 2**20
 #: multi-threaded BLAS (n = 1000, p = 200,000: 61.9 s against 58-61 s; 99 s on one
 #: thread) and with the same numbers for any thread count.
 _BLOCKED_PRODUCTS_ABOVE = 2**23
-
-
-def _blas_threads() -> int:
-    """The number of threads BLAS may use in this process now (1 when unknown)."""
-    return max([int(d.get("num_threads") or 1) for d in threadpool_info() if d.get("user_api") == "blas"],
-               default=1)
 
 
 def _column_chunks(n: int, p: int):
@@ -164,7 +156,7 @@ def select_features(weights: Any, threshold: float = 0.05, *, relative: bool = T
 class _Context:
     """Fitted-data context passed to the model hooks (standardised, reduced data)."""
 
-    def __init__(self, X, Ys, x_lap, y_laps, groups):
+    def __init__(self, X, Ys, x_lap, y_laps, groups, products):
         self.X = X
         self.Ys = Ys
         self.n = X.shape[0]
@@ -172,6 +164,8 @@ class _Context:
         self.x_laplacian = x_lap
         self.y_laplacians = y_laps
         self.snp_groups = groups
+        #: how the products with X are formed (PlainProducts or BlockedProducts)
+        self.products = products
 
 
 class BaseSparseCCA(PersistenceMixin, BaseEstimator):
@@ -370,7 +364,12 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             raise ValueError(f"snp_groups: {type(self).__name__} has no group penalty; "
                              "use MTGSCCA")
 
-        ctx = _Context(Xs, Yss, x_lap, y_laps, groups)
+        # BLAS runs on one thread inside the fit; a large X is multiplied in fixed
+        # blocks (whatever the thread count, so the numbers are the same) shared by
+        # as many threads as BLAS could have used here
+        products = (BlockedProducts(available_threads()) if Xs.size > _BLOCKED_PRODUCTS_ABOVE
+                    else PlainProducts())
+        ctx = _Context(Xs, Yss, x_lap, y_laps, groups, products)
         C = self.n_components
         Kx = 1 if self._shared_u else K
         Ufull = np.zeros((p, Kx, C))
@@ -379,12 +378,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         objective, surrogate, n_iter = [], [], 0
         Xd, Yd = Xs, list(Yss)
         loadings, Us = [], []
-        # BLAS runs on one thread inside the fit; a large X is multiplied in fixed
-        # blocks (whatever the thread count, so the numbers are the same) shared by
-        # as many threads as BLAS could have used here
-        self._products = (BlockedProducts(_blas_threads()) if Xs.size > _BLOCKED_PRODUCTS_ABOVE
-                          else PlainProducts())
-        with threadpool_limits(limits=1, user_api="blas"), contextlib.closing(self._products):
+        with one_blas_thread(), contextlib.closing(products):
             for c in range(C):
                 ctx.X, ctx.Ys = Xd, Yd
                 U, V, trace, sur, it = self._fit_component(ctx)
@@ -425,7 +419,6 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         self.n_iter_ = int(n_iter)
         if hasattr(self, "_yload"):
             del self._yload
-        del self._products
         return self
 
     # Deflated imaging weights map back to the original standardised data.
@@ -463,7 +456,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         sur = np.concatenate(surs, axis=0)
         return U, V, np.sum(pad, axis=0), sur, max(its)
 
-    def _init_v(self, X, Ys, tasks):
+    def _init_v(self, X, Ys, tasks, products):
         """Leading right singular vector of X'Y_k (power iterations), or random."""
         if self.init == "random":
             try:
@@ -480,7 +473,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             if idx.size == 0:
                 break
             T = np.column_stack([Ys[k] @ V[k] for k in idx])
-            XXT = self._products.dot(X, self._products.tdot(X, T))
+            XXT = products.dot(X, products.tdot(X, T))
             for j, k in enumerate(idx):
                 v_new = Ys[k].T @ XXT[:, j]
                 nrm = np.linalg.norm(v_new)
@@ -514,9 +507,9 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             tot += r @ r / n
         return tot
 
-    def _x_rhs(self, X, YV):
+    def _x_rhs(self, X, YV, products):
         """``X' Y_k v_k / n`` for every task (p, Kx): one pass over X for all tasks."""
-        return self._x_rhs_from(self._products.tdot(X, np.column_stack(YV) / X.shape[0]))
+        return self._x_rhs_from(products.tdot(X, np.column_stack(YV) / X.shape[0]))
 
     def _x_rhs_from(self, B):
         """Per-task right-hand sides (p, K) -> the SNP block's (p, Kx)."""
@@ -564,10 +557,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         xterms = [t for t in self._x_terms(ctx) if t.coef > 0]
         yterms = [t for t in self._y_terms(ctx, tasks) if t.coef > 0]
         Kx = 1 if self._shared_u else len(tasks)
-        xsolver = LinearSolver([X], self._x_alpha(len(tasks)), method=self.solver, products=self._products)
-        dot, tdot = self._products.dot, self._products.tdot
+        xsolver = LinearSolver([X], self._x_alpha(len(tasks)), method=self.solver, products=ctx.products)
+        dot, tdot = ctx.products.dot, ctx.products.tdot
         ysolver = self._y_solver(ctx, Ys)
-        V = [self._scale(Y, v) for Y, v in zip(Ys, self._init_v(X, Ys, tasks))]
+        V = [self._scale(Y, v) for Y, v in zip(Ys, self._init_v(X, Ys, tasks, ctx.products))]
         YV = [Y @ v for Y, v in zip(Ys, V)]
         # First pass: no weights yet for the reweighting; use unit weights.
         U = None
@@ -587,7 +580,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                 B = self._x_rhs_from(G[:, :len(YV)] / X.shape[0])
                 gram = G[:, len(YV):]
             else:
-                B = self._x_rhs(X, YV)
+                B = self._x_rhs(X, YV, ctx.products)
             ucols_old = [U_old[:, j] for j in range(Kx)]
             H = _sum_hessians(xterms, ucols_old, stacked=False, dim=X.shape[1])
             rtol = max(xsolver.cg_tol, min(INEXACT_MAX_RTOL, INEXACT_FACTOR * change))
@@ -681,10 +674,9 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         X, Ys = self._check_new(X, Ys)
         Xs = (X - self.x_mean_) * self.x_scale_
         W = self.x_weights_
-        # on one BLAS thread: OpenBLAS rounds differently on one and on several, and
         # held-out scores must not depend on whether a worker or the main process
         # computed them (cross-validation with n_jobs=1 and n_jobs>1)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             if W.ndim == 2:
                 xs = Xs @ W
             else:

@@ -366,9 +366,9 @@ class TCCA(BaseSparseCCA):
         r = XU[:, 0] - sum(YV)
         return float(r @ r) / XU.shape[0]
 
-    def _init_v(self, X, Ys, tasks):
+    def _init_v(self, X, Ys, tasks, products):
         K = len(Ys)
-        base = super()._init_v(X, [sum(Ys)], tasks)[0]
+        base = super()._init_v(X, [sum(Ys)], tasks, products)[0]
         return [base / np.sqrt(K) for _ in range(K)]
 
     def _y_solver(self, ctx, Ys):

@@ -13,8 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
+from .._products import one_blas_thread
+from .._stats import vdot
 from .._validation import EPS, check_matrices, check_positive_int
 
 __all__ = [
@@ -335,12 +336,12 @@ def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:
     for I, (X, H) in enumerate(zip(Xs, Hs)):
         if X.shape != (W.shape[0], H.shape[1]):
             raise ValueError(f"Xs[{I}]: expected shape {(W.shape[0], H.shape[1])}, got {X.shape}")
-        # one BLAS thread (the product and the long dot products): the same value
-        # in a worker (select_n_components with n_jobs > 1) as in the main process
-        with threadpool_limits(limits=1, user_api="blas"):
-            a = X.ravel() - X.mean()
+        # the same value in a worker (select_n_components with n_jobs > 1) as in
+        # the main process: the product on one BLAS thread, the sums without BLAS
+        with one_blas_thread():
             b = (W @ H).ravel()
-            b = b - b.mean()
-            den = np.sqrt((a @ a) * (b @ b))
-            out[I] = float(a @ b / den) if den > EPS else float("nan")
+        a = X.ravel() - X.mean()
+        b = b - b.mean()
+        den = np.sqrt(vdot(a, a) * vdot(b, b))
+        out[I] = vdot(a, b) / den if den > EPS else float("nan")
     return out

@@ -18,8 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
+from .._products import one_blas_thread
 from .._validation import EPS, check_adjacency
 
 __all__ = [
@@ -59,13 +59,6 @@ def _as_matrix(X: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _one_blas_thread():
-    # OpenBLAS rounds products differently on one thread and on several; a prior
-    # built in a cross-validation worker (one thread) must equal the one built in
-    # the main process, or fits with n_jobs=1 and n_jobs>1 would differ
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def correlation_graph(X: Any, power: float = 2, threshold: float = 0.0) -> sp.csr_matrix:
     """Correlation network ``A_ij = |corr(x_i, x_j)|^power`` with a zero diagonal.
 
@@ -95,7 +88,9 @@ def correlation_graph(X: Any, power: float = 2, threshold: float = 0.0) -> sp.cs
     Z = _standardize(_as_matrix(X, "X"))
     p = Z.shape[1]
     blocks = []
-    with _one_blas_thread():
+    # a prior built in a cross-validation worker must equal the one built in the
+    # main process, or fits with n_jobs=1 and n_jobs>1 would differ
+    with one_blas_thread():
         for start in range(0, p, _BLOCK):
             stop = min(start + _BLOCK, p)
             R = np.abs(Z[:, start:stop].T @ Z)
@@ -180,7 +175,7 @@ def ld_graph(
     # A block's products span block + window columns; with a window counted in
     # SNPs, blocks of about twice the window keep that waste small.
     block = int(np.clip(2 * window, 64, 512)) if positions is None else 512
-    with _one_blas_thread():
+    with one_blas_thread():  # as in correlation_graph
         for start in range(0, p, block):
             stop = min(start + block, p)
             end = int(np.searchsorted(key, key[stop - 1] + window, side="right"))

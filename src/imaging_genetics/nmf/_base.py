@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from .._products import available_threads
 from .._validation import (
     EPS,
     check_adjacency,
@@ -28,7 +29,7 @@ from .._validation import (
 )
 from ..base import PersistenceMixin
 from ..networks import normalized_adjacency
-from ._core import JointProblem, available_threads, blas_limits, objective_terms, run_batch
+from ._core import JointProblem, blas_limits, objective_terms, run_batch
 
 __all__ = ["BoundednessWarning", "JointNMFBase", "fit_settings"]
 

@@ -53,20 +53,18 @@ matrix) are a single sparse product with one stacked operator.
 from __future__ import annotations
 
 import contextlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-from .._products import tdot
+from .._products import even_slices, tdot
 from .._validation import EPS
 
-__all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms", "run_batch",
-           "available_threads"]
+__all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms", "run_batch"]
 
 #: Denominator floor (float64 machine epsilon), added to every denominator.
 _EPS = EPS
@@ -119,18 +117,6 @@ _TRANSPOSED_BELOW = 256
 #: An H_I step with at least this many entries is done in ``_N_BLOCKS`` row blocks
 #: (below, the cost of handing a block to a worker is larger than the gain).
 _SPLIT_ABOVE = 2**15
-
-
-def available_threads() -> int:
-    """Threads a lone fit may use: the current BLAS thread setting of this process.
-
-    Inside a joblib worker this is already limited to the worker's share of the
-    cores; in a plain process it is the number of cores.
-    """
-    counts = [int(d.get("num_threads") or 1) for d in threadpool_info() if d.get("user_api") == "blas"]
-    if counts:
-        return max(1, max(counts))
-    return max(1, os.cpu_count() or 1)
 
 
 def _as_operator(M, dtype=np.float64):
@@ -444,8 +430,8 @@ class _Workspace:
         self.ops = prob.prior_operators()
         # the two products with X in a fixed number of row (column) blocks, whatever the
         # thread count: every entry is then computed by the same call with or without workers
-        self.x_rows = _even_slices(n, _N_BLOCKS)
-        self.x_cols = _even_slices(P, _N_BLOCKS)
+        self.x_rows = even_slices(n, _N_BLOCKS)
+        self.x_cols = even_slices(P, _N_BLOCKS)
         self.pool = ThreadPoolExecutor(n_threads - 1) if n_threads > 1 else None
         self.n_threads = n_threads
         # row blocks of the prior terms: the "old" ones finer than the "new" ones (on the
@@ -458,12 +444,6 @@ class _Workspace:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
             self.pool = None
-
-
-def _even_slices(m: int, n_blocks: int) -> list[slice]:
-    """``range(m)`` in at most ``n_blocks`` contiguous, nearly equal slices."""
-    bounds = np.unique(np.linspace(0, m, min(n_blocks, max(m, 1)) + 1).round().astype(int))
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _block_grams(T: np.ndarray, R: int, k: int) -> np.ndarray:
@@ -568,7 +548,7 @@ def _finish_H(prob, ws: _Workspace, Ht: np.ndarray, Q: np.ndarray, I: int, num: 
     a fixed number of row blocks, shared with the workers.
     """
     p = int(prob.offsets[I + 1] - prob.offsets[I])
-    blocks = _even_slices(p, _N_BLOCKS) if p * ws.R * ws.k >= _SPLIT_ABOVE else [slice(0, p)]
+    blocks = even_slices(p, _N_BLOCKS) if p * ws.R * ws.k >= _SPLIT_ABOVE else [slice(0, p)]
     _run_tasks(ws, [(_finish_H_rows, (prob, ws, Ht, Q, I, num, rows)) for rows in blocks])
 
 
