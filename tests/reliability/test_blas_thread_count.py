@@ -6,6 +6,7 @@ differed in the last bits between one and two threads before it was computed on 
 fixed thread count (the sizes are large enough for OpenBLAS to use a second thread).
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -15,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 # with fewer than two cores there is no second thread to differ from
 pytestmark = pytest.mark.skipif(
-    (__import__("os").cpu_count() or 1) < 2, reason="needs two cores for two BLAS threads")
+    (os.cpu_count() or 1) < 2, reason="needs two cores for two BLAS threads")
 
 
 def _on_threads(n_threads, f):
