@@ -15,7 +15,7 @@ same shape, up to round-off); which form is used depends only on the shapes.
 Also here: how products are spread over threads without the numbers depending on
 the thread count (OpenBLAS rounds its products differently on one thread and on
 several): :func:`one_blas_thread`, :func:`even_slices` for fixed blocks,
-:func:`available_threads` and :class:`BlockedProducts`.
+:func:`available_threads`, :func:`finish_shared` and :class:`BlockedProducts`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 __all__ = ["dot", "tdot", "NARROW", "PlainProducts", "BlockedProducts", "PRODUCT_BLOCKS",
-           "one_blas_thread", "even_slices", "available_threads"]
+           "one_blas_thread", "even_slices", "available_threads", "finish_shared"]
 
 
 def one_blas_thread():
@@ -46,6 +46,22 @@ def available_threads() -> int:
     if counts:
         return max(1, max(counts))
     return max(1, os.cpu_count() or 1)
+
+
+def finish_shared(tasks: list, futures: list) -> list:
+    """Results, in order, of the callables ``tasks`` already submitted to a thread
+    pool as ``futures``: this thread runs, from the last, every task no worker has
+    started (cancelling its future), then awaits the others. Each task runs exactly
+    once, so which thread ran it changes nothing in the results."""
+    out = [None] * len(tasks)
+    ran_here = [False] * len(tasks)
+    for i in range(len(tasks) - 1, -1, -1):
+        if futures[i].cancel():
+            out[i], ran_here[i] = tasks[i](), True
+    for i, fut in enumerate(futures):
+        if not ran_here[i]:
+            out[i] = fut.result()
+    return out
 
 
 def even_slices(m: int, n_blocks: int) -> list[slice]:
@@ -156,15 +172,8 @@ class BlockedProducts(PlainProducts):
         if self._pool is None or len(tasks) == 1:
             return [t() for t in tasks]
         futures = [self._pool.submit(t) for t in tasks[1:]]
-        out = [tasks[0]()] + [None] * len(futures)
-        done = [True] + [False] * len(futures)
-        for i in range(len(futures) - 1, -1, -1):
-            if futures[i].cancel():
-                out[i + 1], done[i + 1] = tasks[i + 1](), True
-        for i, f in enumerate(futures):
-            if not done[i + 1]:
-                out[i + 1] = f.result()
-        return out
+        first = tasks[0]()
+        return [first] + finish_shared(tasks[1:], futures)
 
     def dot(self, Z, W, narrow: int = NARROW):
         if not isinstance(Z, np.ndarray) or Z.shape[1] < 2:

@@ -67,3 +67,31 @@ def test_blocked_products_are_the_same_for_any_thread_count(r):
     assert zw.shape == (Z @ W).shape and ztv.shape == (Z.T @ V).shape and zw.flags.c_contiguous
     np.testing.assert_allclose(zw, Z @ W, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ztv, Z.T @ V, rtol=1e-12, atol=1e-12)
+
+
+def test_finish_shared_runs_every_task_once_and_keeps_their_order():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imaging_genetics._products import finish_shared
+
+    main = threading.get_ident()
+    with ThreadPoolExecutor(1) as pool:
+        # the only worker is held busy: every task must be taken over by this thread
+        release = threading.Event()
+        pool.submit(release.wait)
+        calls = []
+        tasks = [lambda i=i: calls.append((i, threading.get_ident())) or i * i for i in range(5)]
+        futures = [pool.submit(t) for t in tasks]
+        out = finish_shared(tasks, futures)
+        release.set()
+        assert out == [0, 1, 4, 9, 16]
+        assert sorted(i for i, _ in calls) == list(range(5))
+        assert all(ident == main for _, ident in calls)
+        assert [i for i, _ in calls] == [4, 3, 2, 1, 0]  # taken over from the last
+
+        # a free worker: each task still runs once and the results keep the task order
+        calls.clear()
+        futures = [pool.submit(t) for t in tasks]
+        assert finish_shared(tasks, futures) == [0, 1, 4, 9, 16]
+        assert sorted(i for i, _ in calls) == list(range(5))

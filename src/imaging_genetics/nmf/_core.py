@@ -53,6 +53,7 @@ matrix) are a single sparse product with one stacked operator.
 from __future__ import annotations
 
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -61,7 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from .._products import even_slices, tdot
+from .._products import even_slices, finish_shared, tdot
 from .._validation import EPS
 
 __all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms", "run_batch"]
@@ -520,12 +521,7 @@ def _run_tasks(ws: _Workspace, tasks: list, submitted: list | None = None) -> No
             f(*a)
         return
     futs = submitted if submitted is not None else _submit_all(ws.pool, tasks)
-    for (f, a), fut in zip(tasks[::-1], futs[::-1]):
-        if fut.cancel():
-            f(*a)
-    for fut in futs:
-        if not fut.cancelled():
-            fut.result()
+    finish_shared([functools.partial(f, *a) for f, a in tasks], futs)
 
 
 def _h_matrices(ws: _Workspace, Wt: np.ndarray, WtW: np.ndarray | None = None) -> np.ndarray:
@@ -584,14 +580,12 @@ def _add_row_blocks(num: np.ndarray, blocks: list, futures: dict, Ht: np.ndarray
     taking it over at once would leave its worker idle.
     """
     parts = {j: _PriorOperator.apply(terms, Ht) for j, (_, terms) in enumerate(blocks) if j not in futures}
-    for j in range(len(blocks) - 1, -1, -1):
-        fut = futures.get(j)
-        if fut is not None and fut.cancel():
-            parts[j] = _PriorOperator.apply(blocks[j][1], Ht)
+    shared = sorted(futures)
+    parts.update(zip(shared, finish_shared([functools.partial(_PriorOperator.apply, blocks[j][1], Ht) for j in shared],
+                                           [futures[j] for j in shared])))
     for j, (rows, _) in enumerate(blocks):
-        part = parts[j] if j in parts else futures[j].result()
-        if part is not None:
-            num[rows] += part
+        if parts[j] is not None:
+            num[rows] += parts[j]
 
 
 def _sweep(prob: JointProblem, ws: _Workspace, Wt: np.ndarray, Ht: np.ndarray) -> None:
