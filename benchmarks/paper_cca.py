@@ -58,8 +58,7 @@ TASKS = ["X-Y1 (high)", "X-Y2 (medium)", "X-Y3 (very low)"]
 
 
 def _grid(method: str, values: list[float]) -> list[dict]:
-    a, b = ("ridge_x", "ridge_y") if method == "TCCA" else ("sparsity_x", "sparsity_y")
-    return [{a: [v], b: [v]} for v in values]
+    return [{"sparsity_x": [v], "sparsity_y": [v]} for v in values]
 
 
 def _pm(values) -> str:
@@ -177,7 +176,7 @@ def print_tables(results: dict, args) -> None:
     print(pd.DataFrame(rows).set_index("method").to_string())
 
 
-_PENALTIES = ("sparsity_x", "sparsity_y", "smoothness_x", "smoothness_y", "group_sparsity", "fusion", "ridge_x", "ridge_y")
+_PENALTIES = ("sparsity_x", "sparsity_y", "smoothness_x", "smoothness_y", "group_sparsity", "fusion")
 
 
 def run_sensitivity(args) -> None:

@@ -130,7 +130,7 @@ def test_zero_penalty_scca_is_classical_cca():
 def test_tcca_with_one_modality_is_regularised_two_view_cca(rx, ry):
     X, Ys = planted(n=200, p=10, qs=(7,), rhos=(0.7,), seed=2)
     Y = Ys[0]
-    m = TCCA(ridge_x=rx, ridge_y=ry, tol=1e-10).fit(X, [Y])
+    m = TCCA(sparsity_x=rx, sparsity_y=ry, tol=1e-10).fit(X, [Y])
     Xs, (Ys_,) = _standardised(m, X, [Y])
     n = X.shape[0]
     Cxx = Xs.T @ Xs / n + rx * np.eye(X.shape[1])

@@ -322,10 +322,13 @@ class TCCA(BaseSparseCCA):
 
     Parameters
     ----------
-    ridge_x : float, default 1.0
-        beta1, ridge regulariser of the SNP side (MATLAB-scale: (n - 1) x this).
-    ridge_y : float, default 1.0
-        beta2, ridge regulariser of the imaging side.
+    sparsity_x : float, default 1.0
+        beta1, weight of the ridge (squared l2) regulariser of the SNP side
+        (MATLAB-scale: (n - 1) x this). It shrinks but does not sparsify; it
+        carries the name every model gives its beta1, so one parameter grid
+        serves all six models.
+    sparsity_y : float, default 1.0
+        beta2, weight of the ridge regulariser of the imaging side (v and w).
 """ + _COMMON_DOC + """
     region_weights_ : ndarray (q,)
         v, scaled so that var(sum_k w_k Y_k v) = 1 on the training data.
@@ -335,22 +338,22 @@ class TCCA(BaseSparseCCA):
 
     _shared_u = True
     _equal_q = True
-    _penalty_params = ("ridge_x", "ridge_y")
+    _penalty_params = ("sparsity_x", "sparsity_y")
 
-    def __init__(self, ridge_x=1.0, ridge_y=1.0, *, n_components=1, max_iter=1000, tol=1e-5,
+    def __init__(self, sparsity_x=1.0, sparsity_y=1.0, *, n_components=1, max_iter=1000, tol=1e-5,
                  solver="auto", init="svd", random_state=None, copy=True):
-        self.ridge_x = ridge_x
-        self.ridge_y = ridge_y
+        self.sparsity_x = sparsity_x
+        self.sparsity_y = sparsity_y
         _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _x_alpha(self, n_tasks):
         return 1.0  # one loss term: X u against the combined imaging variate
 
     def _x_terms(self, ctx):
-        return [Ridge(self.ridge_x)]
+        return [Ridge(self.sparsity_x)]
 
     def _y_terms(self, ctx, tasks):
-        return [Ridge(self.ridge_y)]
+        return [Ridge(self.sparsity_y)]
 
     @staticmethod
     def _rank_one(V):
@@ -377,7 +380,7 @@ class TCCA(BaseSparseCCA):
     def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver, XU):
         n = X.shape[0]
         t = XU[:, 0]
-        beta = self.ridge_y
+        beta = self.sparsity_y
         v, w = self._rank_one(V)
         # v-step on the combined matrix sum_k w_k Y_k.
         Yt = sum(wk * Y for wk, Y in zip(w, Ys))
@@ -398,7 +401,7 @@ class TCCA(BaseSparseCCA):
 
     def _y_penalty_value(self, yterms, V):
         v, w = self._rank_one(V)
-        return self.ridge_y * float(v @ v + w @ w)
+        return self.sparsity_y * float(v @ v + w @ w)
 
     def fit(self, X, Ys, *, x_adjacency=None, y_adjacency=None, snp_groups=None):
         super().fit(X, Ys, x_adjacency=x_adjacency, y_adjacency=y_adjacency,

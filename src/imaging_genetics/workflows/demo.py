@@ -94,7 +94,7 @@ def _cca_models(cfg: DemoConfig) -> dict[str, tuple[Any, dict]]:
         "MTGSCCA": (MTGSCCA(**fit), {"group_sparsity": grid}),
         "JCBSCCA": (JCBSCCA(**fit), {"sparsity_x": grid}),
         "SCCA": (SCCA(**fit), {"sparsity_x": grid}),
-        "TCCA": (TCCA(**fit), {"ridge_x": grid}),
+        "TCCA": (TCCA(**fit), {"sparsity_x": grid}),
     }
 
 
