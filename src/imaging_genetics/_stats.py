@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import EPS
 
-__all__ = ["vdot", "pearson"]
+__all__ = ["vdot", "pearson", "centred"]
 
 
 def vdot(a: np.ndarray, b: np.ndarray) -> float:
@@ -22,16 +22,45 @@ def vdot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", a, b))
 
 
+def centred(a: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """``a`` scaled to a largest magnitude of 1, minus its mean; its sum of squares;
+    and whether ``a`` varies.
+
+    The scaling keeps the sums of squares of very small or very large values from
+    under- or overflowing; correlations do not depend on it. A constant array
+    leaves only the rounding of its mean, a few units in the last place; ``a``
+    varies when its spread exceeds that, whatever its scale.
+
+    Parameters
+    ----------
+    a : ndarray of shape (n,)
+    """
+    a = np.asarray(a, dtype=np.float64)
+    top = float(np.abs(a).max(initial=0.0))
+    if not top > 0.0:  # all zero (or not finite: the sums below are then nan)
+        return a - a.mean(), 0.0 if top == 0.0 else float("nan"), False
+    c = a / top
+    c -= c.mean()
+    ss = vdot(c, c)
+    return c, ss, bool(ss > (_MEAN_ULPS * EPS) ** 2 * c.size)
+
+
+#: Units in the last place that the rounding of a mean may reach (pairwise
+#: summation of a billion values stays below 30).
+_MEAN_ULPS = 64
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two 1-D arrays; 0 when either is constant.
+
+    Invariant to the scale of either array (:func:`centred`).
 
     Parameters
     ----------
     a, b : ndarray of shape (n,)
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    a = a - a.mean()
-    b = b - b.mean()
-    den = np.sqrt(vdot(a, a) * vdot(b, b))
-    return vdot(a, b) / den if den > EPS else 0.0
+    a, ssa, a_varies = centred(a)
+    b, ssb, b_varies = centred(b)
+    if not (a_varies and b_varies):
+        return 0.0
+    return vdot(a, b) / (np.sqrt(ssa) * np.sqrt(ssb))

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._products import one_blas_thread
-from .._stats import vdot
+from .._stats import centred, vdot
 from .._validation import EPS, check_matrices, check_positive_int
 
 __all__ = [
@@ -340,8 +340,7 @@ def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:
         # the main process: the product on one BLAS thread, the sums without BLAS
         with one_blas_thread():
             b = (W @ H).ravel()
-        a = X.ravel() - X.mean()
-        b = b - b.mean()
-        den = np.sqrt(vdot(a, a) * vdot(b, b))
-        out[I] = vdot(a, b) / den if den > EPS else float("nan")
+        a, ssa, a_varies = centred(X.ravel())
+        b, ssb, b_varies = centred(b)
+        out[I] = vdot(a, b) / (np.sqrt(ssa) * np.sqrt(ssb)) if a_varies and b_varies else float("nan")
     return out
