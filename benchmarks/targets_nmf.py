@@ -34,6 +34,12 @@ plus, every ``check_every`` sweeps, the objective (2 n k P for the residuals and
 one product per prior). Element-wise work is not counted, so the bound is
 strictly below what any implementation can reach.
 
+The bound charges the sparse prior products at the GEMM rate, which no sparse
+kernel reaches on random graphs (each stored entry reads a row of the dense operand
+at a random place). The restart and grid rows therefore also print a floor with
+those products charged at their rate measured in the same run
+(:func:`sparse_rate`), for information; PASS/FAIL is against the FLOP bound.
+
 Sizes: without ``--full`` the restart and grid targets run a fixed fraction of the
 work (fewer iterations, or a subset of the grid) and extrapolate linearly: with
 ``tol=0`` every sweep costs the same, so the ratio to the FLOP bound does not
@@ -80,13 +86,42 @@ def real_size_data(seed: int = 0):
 
 def sweep_flops(k: int, cross, graphs, n: int = N, sizes=SIZES, check_every: int = CHECK_EVERY) -> float:
     """Floating-point operations of one sweep, objective amortised (module docstring)."""
+    return sum(sweep_flop_parts(k, cross, graphs, n, sizes, check_every))
+
+
+def sweep_flop_parts(k: int, cross, graphs, n: int = N, sizes=SIZES,
+                     check_every: int = CHECK_EVERY) -> tuple[float, float]:
+    """:func:`sweep_flops` split into (dense products, sparse prior products)."""
     P = sum(sizes)
     dense = 2 * n * k * P + 2 * k * k * P + 2 * n * k * k + 2 * n * k * k + 2 * n * k * P + 2 * k * k * P
     nnz_cross = sum(A.nnz for A in cross.values())
     nnz_graph = sum(S.nnz for S in graphs)
     sparse = 2 * k * (2 * nnz_cross + nnz_graph)
-    objective = 2 * n * k * P + 2 * k * (nnz_cross + nnz_graph)
-    return dense + sparse + objective / check_every
+    return (dense + 2 * n * k * P / check_every,
+            sparse + 2 * k * (nnz_cross + nnz_graph) / check_every)
+
+
+def sparse_rate(cross, graphs, width: int, repeat: int = 10) -> float:
+    """FLOP/s of the sweep's sparse prior products on one thread, with ``width``
+    stacked columns (restarts x components, as one batch of the sweep stacks them).
+
+    The priors are random graphs: each stored entry reads a row of the dense
+    operand at a random place, so the rate is set by memory access, not by
+    arithmetic, and sits far below the GEMM rate. The FLOP bound still charges these
+    products at the GEMM rate; the "sparse-rate floor" printed next to it charges
+    them at this measured rate instead.
+    """
+    from imaging_genetics.nmf._core import JointProblem
+
+    Xs = [np.zeros((N, p)) for p in SIZES]
+    prob = JointProblem(Xs, cross=[(I, J, PAPER["cross_strength"], A) for (I, J), A in cross.items()],
+                        graphs=[(PAPER["smoothness"], S) for S in graphs])
+    # a prior denser than a tenth is held dense (here only the 140-ROI graph): not timed
+    terms = [t for op in prob.prior_operators() for t in (*op.old, *op.new) if sp.issparse(t[0])]
+    Ht = np.random.RandomState(0).rand(prob.Xcat.shape[1], width)
+    with threadpool_limits(1, "blas"):
+        secs = timed(lambda: [B @ Ht[lo:hi] for B, lo, hi, _ in terms], repeat)[0]
+    return 2 * width * sum(B.nnz for B, *_ in terms) / secs
 
 
 # ---------------------------------------------------------------------------
@@ -166,6 +201,21 @@ def _sweep_parts(Xs, cross, graphs, k, repeat=20):
     return 1e3 * gemm, 1e3 * prior
 
 
+def _sparse_floor(secs: float, n_sweeps: int, k: int, cross, graphs, rate: float, cores: int = 2) -> str:
+    """The same work with the sparse prior products charged at their measured rate
+    (:func:`sparse_rate`, at the width of one stacked batch, on ``cores`` cores)
+    instead of the GEMM rate: what the FLOP bound would be if it counted the
+    memory-bound sparse kernel as what it is. Printed for information only; the
+    targets are against the FLOP bound."""
+    from imaging_genetics.nmf._base import _MAX_COLUMNS
+
+    dense, sparse = sweep_flop_parts(k, cross, graphs)
+    srate = sparse_rate(cross, graphs, (_MAX_COLUMNS // k) * k)
+    floor = n_sweeps * (dense / rate + sparse / (cores * srate))
+    return (f"sparse products at their measured {srate / 1e9:.1f} GFLOP/s per core: floor {floor:.1f} s, "
+            f"ratio {secs / floor:.2f}x")
+
+
 # ---------------------------------------------------------------------------
 # target 2: 100 restarts x 500 iterations against the FLOP bound
 # ---------------------------------------------------------------------------
@@ -205,7 +255,8 @@ def restarts(rate: float, quick: bool, full: bool) -> list[Result]:
     what = "" if scale == 1 else f" (ran {run_R}x{run_T}, x{scale:g} = {scale * sweeps_s:.0f} s)"
     return [Result(
         "NMF 100 restarts x 500 it (K=30, n_jobs=2) vs FLOP bound",
-        f"{sweeps_s:.1f} s vs bound {bound:.1f} s = {ratio:.2f}x{what}, peak {peak / 2**30:.2f} GB",
+        f"{sweeps_s:.1f} s vs bound {bound:.1f} s = {ratio:.2f}x{what}, peak {peak / 2**30:.2f} GB; "
+        + _sparse_floor(sweeps_s, run_R * run_T, K_REAL, cross, graphs, rate),
         "<= 1.5x",
         ratio <= 1.5,
     )]
@@ -277,7 +328,8 @@ def grid(rate: float, quick: bool, full: bool) -> list[Result]:
     what = "" if scale == 1 else f" (ran {n_run} settings x {run_T} it, x{scale:g} = {scale * secs / 60:.1f} min)"
     out = [Result(
         "NMF paper grid 1296 x 300 it (K=10, n_jobs=2) vs FLOP bound",
-        f"{secs:.1f} s vs bound {bound:.1f} s = {ratio:.2f}x{what}, peak {peak / 2**30:.2f} GB",
+        f"{secs:.1f} s vs bound {bound:.1f} s = {ratio:.2f}x{what}, peak {peak / 2**30:.2f} GB; "
+        + _sparse_floor(secs, n_run * run_T, K_GRID, cross, graphs, rate),
         "<= 2x",
         ratio <= 2.0,
     )]
