@@ -368,3 +368,14 @@ def test_sparse_model_ranks_planted_features_first(small_data):
     assert {0, 1, 2, 3} <= set(sel_x) and len(sel_x) <= 8
     assert {0, 1, 2} <= set(sel_y) and len(sel_y) <= 5
     assert set(sel_x[:2]) <= {0, 1, 2, 3}
+
+
+def test_tcca_accepts_its_earlier_parameter_names_with_a_warning():
+    with pytest.warns(FutureWarning, match="ridge_x is now called sparsity_x"):
+        old = TCCA(ridge_x=0.3, ridge_y=0.7, max_iter=5)
+    assert old.get_params() == TCCA(sparsity_x=0.3, sparsity_y=0.7, max_iter=5).get_params()
+    assert "ridge_x" not in old.get_params()
+    with pytest.raises(TypeError, match="give sparsity_x only"):
+        TCCA(sparsity_x=0.5, ridge_x=0.3)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        TCCA(ridge=0.3)

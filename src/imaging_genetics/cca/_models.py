@@ -14,6 +14,8 @@ the values here (``lambda_MATLAB = (n - 1) * smoothness_x``), its norm penalties
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._validation import EPS
@@ -341,9 +343,21 @@ class TCCA(BaseSparseCCA):
     _penalty_params = ("sparsity_x", "sparsity_y")
 
     def __init__(self, sparsity_x=1.0, sparsity_y=1.0, *, n_components=1, max_iter=1000, tol=1e-5,
-                 solver="auto", init="svd", random_state=None, copy=True):
-        self.sparsity_x = sparsity_x
-        self.sparsity_y = sparsity_y
+                 solver="auto", init="svd", random_state=None, copy=True, **renamed):
+        # ridge_x / ridge_y: the earlier names of sparsity_x / sparsity_y (also in
+        # model files saved by version 0.1.0), accepted with a FutureWarning
+        values = {"sparsity_x": sparsity_x, "sparsity_y": sparsity_y}
+        for old, new, symbol in (("ridge_x", "sparsity_x", "beta1"), ("ridge_y", "sparsity_y", "beta2")):
+            if old in renamed:
+                if values[new] != 1.0:
+                    raise TypeError(f"TCCA: give {new} only ({old} is its earlier name)")
+                warnings.warn(f"TCCA: {old} is now called {new}, the name every model gives its {symbol}; "
+                              f"{old} will be removed", FutureWarning, stacklevel=2)
+                values[new] = renamed.pop(old)
+        if renamed:
+            raise TypeError(f"TCCA got unexpected keyword argument(s) {sorted(renamed)}")
+        self.sparsity_x = values["sparsity_x"]
+        self.sparsity_y = values["sparsity_y"]
         _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
 
     def _x_alpha(self, n_tasks):
