@@ -7,6 +7,8 @@ from scipy import stats
 from imaging_genetics.inference.modules import (
     best_match_jaccard,
     extract_modules,
+    extract_sample_modules,
+    module_sizes,
     mean_overlap_rate,
     module_significance,
     module_statistic,
@@ -45,6 +47,91 @@ def test_extract_modules_rowwise_zscores():
     assert all(len(l[1]) >= len(m[1]) for l, m in zip(loose, mods))
     with pytest.raises(ValueError, match="2 values"):
         extract_modules([H, G], threshold=[1, 2, 3])
+
+
+def _brute_otsu_members(row):
+    """Members above the Otsu split, by trying every split of the sorted row."""
+    x = np.sort(row)
+    best, t = -1.0, np.inf
+    for s in range(1, x.size):
+        if x[s] <= x[s - 1]:
+            continue
+        w0 = s / x.size
+        between = w0 * (1 - w0) * (x[:s].mean() - x[s:].mean()) ** 2
+        if between > best:
+            best, t = between, x[s - 1]
+    return np.flatnonzero(row > t)
+
+
+def test_module_methods_follow_their_definitions():
+    rng = np.random.RandomState(1)
+    H = rng.rand(4, 60)
+    H[0, :6] += 5.0  # a clear block
+    H[1, 0] = 1e4  # one huge value inflates the std and hides the block below from zscore
+    H[1, 10:15] += 3.0
+    mods = {m: extract_modules([H], threshold=t, method=m)
+            for m, t in (("zscore", 2.0), ("mad", 3.0), ("otsu", None), ("topk", 5))}
+    med = np.median(H, axis=1, keepdims=True)
+    robust = (H - med) / (1.482602218505602 * np.median(np.abs(H - med), axis=1, keepdims=True))
+    for i in range(4):
+        assert mods["mad"][i][0].tolist() == np.flatnonzero(robust[i] > 3.0).tolist()
+        assert mods["otsu"][i][0].tolist() == _brute_otsu_members(H[i]).tolist()
+        assert mods["topk"][i][0].tolist() == sorted(np.argsort(-H[i], kind="stable")[:5].tolist())
+    assert mods["zscore"][1][0].tolist() == [0]
+    assert set(range(10, 15)) <= set(mods["mad"][1][0].tolist())
+    assert mods["otsu"][0][0].tolist() == list(range(6))
+    # a positive row scale changes no rule's members
+    scale = np.array([[3.0], [0.01], [7.0], [1e6]])
+    for m, t in (("zscore", 2.0), ("mad", 3.0), ("otsu", None), ("topk", 5)):
+        again = extract_modules([H * scale], threshold=t, method=m)
+        assert all(np.array_equal(a[0], b[0]) for a, b in zip(mods[m], again))
+    # default = the JNMF z-score rule at T = 2
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(extract_modules([H]), mods["zscore"]))
+
+
+def test_column_orientation_scores_each_feature_across_modules():
+    rng = np.random.RandomState(2)
+    H = rng.rand(6, 30)
+    H[2, 4] = 9.0
+    mods = extract_modules([H], threshold=1.5, orientation="column")
+    z = (H - H.mean(0)) / H.std(0, ddof=1)
+    for i in range(6):
+        assert mods[i][0].tolist() == np.flatnonzero(z[i] > 1.5).tolist()
+    assert 4 in mods[2][0]
+    top = extract_modules([H], threshold=1, method="topk", orientation="column")
+    assert sum(m[0].size for m in top) == 30  # every feature in exactly one module
+    assert all(j in top[int(np.argmax(H[:, j]))][0] for j in range(30))
+
+
+def test_sample_modules_and_sizes():
+    rng = np.random.RandomState(3)
+    W = rng.rand(40, 3)
+    W[[5, 9], 1] = 10.0
+    fitted = _Fitted(W, [rng.rand(3, 8), rng.rand(3, 5)])
+    samples = extract_sample_modules(fitted)
+    z = (W - W.mean(0)) / W.std(0, ddof=1)
+    assert [s.tolist() for s in samples] == [np.flatnonzero(z[:, i] > 2.0).tolist() for i in range(3)]
+    assert samples[1].tolist() == [5, 9]
+    mods = extract_modules(fitted, threshold=1.0)
+    table = module_sizes(mods, names=["snp", "roi"])
+    assert table.shape == (3, 3)
+    assert table["snp"].tolist() == [m[0].size for m in mods]
+    assert (table["total"] == table["snp"] + table["roi"]).all()
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(method="median"), "method"),
+    (dict(method="otsu", threshold=2.0), "otsu"),
+    (dict(method="topk"), "number of members"),
+    (dict(method="topk", threshold=2.5), "whole numbers"),
+    (dict(method="topk", threshold=0), "whole numbers"),
+    (dict(threshold=float("nan")), "finite"),
+    (dict(orientation="rows"), "orientation"),
+])
+def test_module_rule_arguments_are_checked(kw, match):
+    H = np.random.RandomState(0).rand(3, 10)
+    with pytest.raises(ValueError, match=match):
+        extract_modules([H], **kw)
 
 
 def test_module_statistic_matches_direct_formula():

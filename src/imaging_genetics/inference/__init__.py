@@ -21,6 +21,8 @@ _EXPORTS = {
     "predict_outcome": "prediction",
     # joint NMF modules
     "extract_modules": "modules",
+    "extract_sample_modules": "modules",
+    "module_sizes": "modules",
     "module_significance": "modules",
     "overlap_rate": "modules",
     "reconstruction_correlation": "modules",

@@ -20,6 +20,9 @@ from .._validation import EPS, check_matrices, check_positive_int
 
 __all__ = [
     "extract_modules",
+    "extract_sample_modules",
+    "module_sizes",
+    "MODULE_METHODS",
     "module_significance",
     "module_statistic",
     "overlap_rate",
@@ -43,11 +46,21 @@ def _coefficients(model: Any) -> list[np.ndarray]:
     return Hs
 
 
-def extract_modules(model: Any, threshold: float | Sequence[float] = 2.0) -> list[list[np.ndarray]]:
-    """Co-modules from row-wise z-scores of every H_I (JNMF convention, spec §5).
+#: Module rules (spec §5): ``zscore`` is the JNMF convention and the default;
+#: the others are the robust variants found in related code.
+MODULE_METHODS = ("zscore", "mad", "otsu", "topk")
 
-    Feature j of modality I belongs to module i when
-    ``(H_I[i, j] - mean_j H_I[i, :]) / std_j H_I[i, :] > T_I`` (strict; ``std``
+#: 1 / Phi^-1(3/4): makes the median absolute deviation a consistent estimate of
+#: the standard deviation under normality, so ``mad`` scores read like z-scores.
+_MAD_TO_SD = 1.482602218505602
+
+
+def extract_modules(model: Any, threshold: float | Sequence[float] | None = None, *,
+                    method: str = "zscore", orientation: str = "row") -> list[list[np.ndarray]]:
+    """Co-modules from the coefficient matrices H_I (spec §5; Decision 5 for the default).
+
+    With the defaults (JNMF convention), feature j of modality I belongs to module i
+    when ``(H_I[i, j] - mean_j H_I[i, :]) / std_j H_I[i, :] > T_I`` (strict; ``std``
     with ddof=1 as MATLAB's ``std``). Membership is invariant to rescaling a row of
     H_I, so the W/H scaling ambiguity does not matter. Modules may overlap and may
     be empty (a row with zero spread has no members).
@@ -55,32 +68,169 @@ def extract_modules(model: Any, threshold: float | Sequence[float] = 2.0) -> lis
     Parameters
     ----------
     model : fitted JNMF / JSNMNMF / JCBSNMF, or list of M arrays (k, p_I)
-    threshold : float or sequence of M floats, default=2.0
-        T, or one T_I per modality.
+    threshold : float, int or sequence of M of them, optional
+        T, or one T_I per modality. ``zscore`` and ``mad``: the score a member must
+        exceed (default 2.0). ``topk``: the number of members per module (required).
+        ``otsu``: not used (must be None).
+    method : {"zscore", "mad", "otsu", "topk"}, default "zscore"
+        ``zscore``: (h - mean) / std > T. ``mad``: the robust score
+        (h - median) / (1.4826 MAD) > T. ``otsu``: h above the Otsu threshold of its
+        row (the split of the sorted values that maximises the between-class
+        variance, computed exactly rather than on a 256-level histogram).
+        ``topk``: the T largest values of the row (ties broken by lower index).
+    orientation : {"row", "column"}, default "row"
+        ``row`` scores each row of H_I (a module, across the features: the JNMF
+        convention). ``column`` scores each column (a feature, across the k
+        modules), so a feature joins the modules it loads on most; module sizes
+        are then no longer bounded by Cantelli's inequality (spec §4.18).
 
     Returns
     -------
     list of k modules, each a list of M sorted int arrays of feature indices.
     """
     Hs = _coefficients(model)
-    M = len(Hs)
-    if np.ndim(threshold) == 0:
-        Ts = [float(threshold)] * M
-    else:
-        Ts = [float(t) for t in threshold]
-        if len(Ts) != M:
-            raise ValueError(f"threshold: expected {M} values (one per modality), got {len(Ts)}")
     k = Hs[0].shape[0]
     if any(H.shape[0] != k for H in Hs):
         raise ValueError("every H_I must have the same number of rows (components)")
-    members = []
-    for H, T in zip(Hs, Ts):
-        mu = H.mean(axis=1, keepdims=True)
-        sd = H.std(axis=1, ddof=1, keepdims=True) if H.shape[1] > 1 else np.zeros((k, 1))
-        ok = sd > EPS * np.maximum(np.abs(mu), 1.0)
-        z = np.where(ok, (H - mu) / np.where(ok, sd, 1.0), -np.inf)
-        members.append(z > T)
-    return [[np.flatnonzero(members[I][i]) for I in range(M)] for i in range(k)]
+    if orientation not in ("row", "column"):
+        raise ValueError(f"orientation: expected 'row' or 'column', got {orientation!r}")
+    Ts = _thresholds(threshold, method, len(Hs))
+    members = [_members(H if orientation == "row" else H.T, T, method) for H, T in zip(Hs, Ts)]
+    if orientation == "column":
+        members = [m.T for m in members]
+    return [[np.flatnonzero(members[I][i]) for I in range(len(Hs))] for i in range(k)]
+
+
+def extract_sample_modules(model: Any, threshold: float | None = None, *,
+                           method: str = "zscore") -> list[np.ndarray]:
+    """The samples of each module, from the columns of the shared basis W (spec §5).
+
+    Sample r belongs to module i when ``W[r, i]`` stands out in column i by the
+    rule ``method`` (default: ``(W[r, i] - mean_r W[:, i]) / std_r W[:, i] > T``,
+    ddof=1, T = 2.0), as :func:`extract_modules` does for the features.
+
+    Parameters
+    ----------
+    model : fitted JNMF / JSNMNMF / JCBSNMF, or array (n_samples, k)
+    threshold, method
+        As in :func:`extract_modules` (one value: W is one matrix).
+
+    Returns
+    -------
+    list of k sorted int arrays of sample (row) indices.
+    """
+    W = getattr(model, "basis_", model)
+    if W is None:
+        raise ValueError("model is not fitted: it has no basis_")
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"expected a fitted joint NMF model or W of shape (n_samples, k), got shape {W.shape}")
+    if threshold is not None and np.ndim(threshold) != 0:
+        raise ValueError("threshold: expected one value (W is one matrix)")
+    (T,) = _thresholds(threshold, method, 1)
+    return [np.flatnonzero(row) for row in _members(W.T, T, method)]
+
+
+def module_sizes(modules: Sequence[Sequence[Any]], names: Sequence[str] | None = None):
+    """Members per module and modality.
+
+    Parameters
+    ----------
+    modules : list of k modules (:func:`extract_modules`), each a list of M index arrays
+    names : sequence of M str, optional
+        Column names (default ``modality_0``, ...).
+
+    Returns
+    -------
+    DataFrame of shape (k, M + 1): one row per module, one column per modality and
+    ``total``.
+    """
+    import pandas as pd
+
+    modules = [list(m) for m in modules]
+    M = len(modules[0]) if modules else (len(names) if names is not None else 0)
+    if any(len(m) != M for m in modules):
+        raise ValueError("modules: every module must list the same number of modalities")
+    cols = list(names) if names is not None else [f"modality_{I}" for I in range(M)]
+    if len(cols) != M:
+        raise ValueError(f"names: expected {M} names (one per modality), got {len(cols)}")
+    table = pd.DataFrame([[len(np.asarray(a).ravel()) for a in m] for m in modules], columns=cols, dtype=int)
+    table["total"] = table.sum(axis=1)
+    table.index.name = "module"
+    return table
+
+
+def _thresholds(threshold: Any, method: str, M: int) -> list:
+    """One validated threshold per modality for ``method``."""
+    if method not in MODULE_METHODS:
+        raise ValueError(f"method: expected one of {list(MODULE_METHODS)}, got {method!r}")
+    if method == "otsu":
+        if threshold is not None:
+            raise ValueError("threshold: method='otsu' sets its own threshold; leave threshold=None")
+        return [None] * M
+    if threshold is None:
+        if method == "topk":
+            raise ValueError("threshold: method='topk' needs the number of members per module")
+        threshold = 2.0
+    Ts = [threshold] * M if np.ndim(threshold) == 0 else list(threshold)
+    if len(Ts) != M:
+        raise ValueError(f"threshold: expected {M} values (one per modality), got {len(Ts)}")
+    out = []
+    for T in Ts:
+        if method == "topk":
+            if isinstance(T, bool) or not float(T).is_integer() or T < 1:
+                raise ValueError(f"threshold: method='topk' needs whole numbers >= 1, got {T!r}")
+            out.append(int(T))
+        else:
+            T = float(T)
+            if not np.isfinite(T):
+                raise ValueError(f"threshold: must be finite, got {T}")
+            out.append(T)
+    return out
+
+
+def _members(A: np.ndarray, T: Any, method: str) -> np.ndarray:
+    """Boolean (rows, cols): the entries of each row of A that the rule selects."""
+    rows, m = A.shape
+    if m == 0:
+        return np.zeros(A.shape, dtype=bool)
+    if method == "topk":
+        order = np.argsort(-A, axis=1, kind="stable")[:, :min(T, m)]
+        out = np.zeros(A.shape, dtype=bool)
+        np.put_along_axis(out, order, True, axis=1)
+        return out
+    if method == "otsu":
+        return A > _otsu(A)
+    if method == "zscore":
+        center = A.mean(axis=1, keepdims=True)
+        spread = A.std(axis=1, ddof=1, keepdims=True) if m > 1 else np.zeros((rows, 1))
+    else:  # mad
+        center = np.median(A, axis=1, keepdims=True)
+        spread = _MAD_TO_SD * np.median(np.abs(A - center), axis=1, keepdims=True)
+    # a row without spread (up to the rounding of its centre) has no members
+    ok = spread > EPS * np.maximum(np.abs(center), 1.0)
+    z = np.where(ok, (A - center) / np.where(ok, spread, 1.0), -np.inf)
+    return z > T
+
+
+def _otsu(A: np.ndarray) -> np.ndarray:
+    """Otsu threshold of each row of A, shape (rows, 1): the largest value of the
+    lower class of the split of the sorted row that maximises the between-class
+    variance ``w0 w1 (mu0 - mu1)^2``; +inf for a constant row (no members)."""
+    rows, m = A.shape
+    x = np.sort(A, axis=1)
+    if m < 2:
+        return np.full((rows, 1), np.inf)
+    below = np.cumsum(x, axis=1)[:, :-1]  # sum of the s smallest, s = 1..m-1
+    s = np.arange(1, m, dtype=np.float64)
+    mu0 = below / s
+    mu1 = (x.sum(axis=1, keepdims=True) - below) / (m - s)
+    between = (s / m) * (1 - s / m) * (mu0 - mu1) ** 2
+    between[x[:, 1:] <= x[:, :-1]] = -np.inf  # a split must fall between distinct values
+    best = np.argmax(between, axis=1)
+    t = x[np.arange(rows), best]
+    t[~np.isfinite(between[np.arange(rows), best])] = np.inf
+    return t[:, None]
 
 
 def _gram(block: np.ndarray) -> tuple[np.ndarray, int]:
