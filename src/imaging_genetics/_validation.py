@@ -116,7 +116,8 @@ def check_matrix(
             raise ValueError(
                 f"{name}: {int(neg.sum())} negative entr{'y' if neg.sum() == 1 else 'ies'} in "
                 f"column(s) {_describe_columns(neg.any(axis=0), names)}; NMF needs nonnegative "
-                "data: map it with imaging_genetics.preprocessing.NonnegativeScaler"
+                "data: map it with imaging_genetics.preprocessing.NonnegativeScaler (min-max), "
+                "or split signed values with PositiveNegativeSplit"
             )
     return np.ascontiguousarray(arr)
 

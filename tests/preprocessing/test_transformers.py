@@ -13,6 +13,7 @@ from imaging_genetics.preprocessing import (
     CovariateResidualizer,
     MeanImputer,
     NonnegativeScaler,
+    PositiveNegativeSplit,
     Standardizer,
 )
 
@@ -249,3 +250,36 @@ def test_not_fitted_error(data):
 
     with pytest.raises(NotFittedError):
         Standardizer().transform(data)
+
+
+# ------------------------------------------------------------------ PositiveNegativeSplit
+def test_positive_negative_split_is_lossless_and_nonnegative(data, tmp_path):
+    centred = data - data.mean()
+    split = PositiveNegativeSplit().fit(centred)
+    Z = split.transform(centred)
+    assert Z.shape == (60, 8) and (Z.to_numpy() >= 0).all()
+    assert list(Z.columns) == ["a+", "b+", "c+", "d+", "a-", "b-", "c-", "d-"]
+    # each value lands in exactly one half, with its magnitude
+    pos, neg = Z.to_numpy()[:, :4], Z.to_numpy()[:, 4:]
+    assert ((pos > 0) & (neg > 0)).sum() == 0
+    np.testing.assert_array_equal(pos - neg, centred.to_numpy())
+    pd.testing.assert_frame_equal(split.inverse_transform(Z), centred)
+    features, signs = split.source_features([0, 5, 7])
+    assert features.tolist() == [0, 1, 3] and signs.tolist() == [1, -1, -1]
+    # arrays in, arrays out; persistence and clone round trips
+    np.testing.assert_array_equal(PositiveNegativeSplit().fit_transform(centred.to_numpy()), Z.to_numpy())
+    split.save(tmp_path / "split.npz")
+    pd.testing.assert_frame_equal(load(tmp_path / "split.npz").transform(centred), Z)
+    assert clone(split).get_params() == split.get_params()
+
+
+def test_positive_negative_split_rejects_bad_input(data):
+    split = PositiveNegativeSplit().fit(data)
+    with pytest.raises(ValueError, match="NaN|missing"):
+        PositiveNegativeSplit().fit(data.where(data > 0))
+    with pytest.raises(ValueError, match="columns|features"):
+        split.transform(data[["a", "b"]])
+    with pytest.raises(ValueError, match="expected 2 x 4"):
+        split.inverse_transform(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="indices"):
+        split.source_features([8])

@@ -8,11 +8,12 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_matrix
 from ._base import _Transformer
 
-__all__ = ["MeanImputer", "CovariateResidualizer", "Standardizer", "NonnegativeScaler"]
+__all__ = ["MeanImputer", "CovariateResidualizer", "Standardizer", "NonnegativeScaler", "PositiveNegativeSplit"]
 
 log = logging.getLogger(__name__)
 
@@ -352,3 +353,76 @@ class NonnegativeScaler(_Transformer):
                          int(outside.sum()))
                 out = np.clip(out, 0.0, 1.0)
         return self._wrap(out, X)
+
+
+class PositiveNegativeSplit(_Transformer):
+    """Nonnegative NMF input from signed data: each feature split into its positive
+    and negative parts, ``[max(X, 0), max(-X, 0)]`` (the jNMF convention; spec
+    joint_nmf.md, implementation note 11).
+
+    Unlike :class:`NonnegativeScaler`, nothing is learnt from the training data and
+    nothing is lost: zero stays zero, the sign of every value is kept in which half
+    it lands, and ``X = positive - negative`` (:meth:`inverse_transform`). The price
+    is twice the features; a co-module member ``j`` maps back to input feature
+    ``j mod p`` and its sign (:meth:`source_features`). Use it for centred or
+    standardised data whose sign means something (e.g. residualised measures);
+    data that are nonnegative already (dosages, volumes, log-expression) need no
+    transform.
+
+    Output columns: the p positive parts (names ``<name>+``), then the p negative
+    parts (``<name>-``).
+
+    Examples
+    --------
+    >>> PositiveNegativeSplit().fit_transform([[1.5, -2.0], [0.0, 3.0]]).tolist()
+    [[1.5, 0.0, 0.0, 2.0], [0.0, 3.0, 0.0, 0.0]]
+    """
+
+    _allow_nan = False
+
+    def fit(self, X: Any, y: Any = None) -> "PositiveNegativeSplit":
+        """Record the input columns of X (n_samples, n_features); nothing else is learnt."""
+        self._validate(X, reset=True)
+        return self
+
+    def transform(self, X: Any) -> Any:
+        """``[max(X, 0), max(-X, 0)]``, shape (n_samples, 2 n_features)."""
+        arr = self._validate(X, reset=False)
+        return self._wrap(np.hstack([np.maximum(arr, 0.0), np.maximum(-arr, 0.0)]), X)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``<name>+`` for the positive parts, then ``<name>-`` for the negative parts."""
+        names = super().get_feature_names_out(input_features)
+        return np.array([f"{n}+" for n in names] + [f"{n}-" for n in names], dtype=object)
+
+    def inverse_transform(self, Z: Any) -> Any:
+        """``positive - negative``: Z (n_samples, 2 n_features) back to (n_samples, n_features)."""
+        check_is_fitted(self)
+        arr = check_matrix(Z, "PositiveNegativeSplit: Z", allow_nan=False)
+        p = self.n_features_in_
+        if arr.shape[1] != 2 * p:
+            raise ValueError(f"PositiveNegativeSplit: Z has {arr.shape[1]} columns; expected 2 x {p} = {2 * p}")
+        out = arr[:, :p] - arr[:, p:]
+        if isinstance(Z, pd.DataFrame):
+            return pd.DataFrame(out, index=Z.index, columns=list(self._input_names()))
+        return out
+
+    def source_features(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Input feature and sign (+1 or -1) of output columns ``indices``.
+
+        Parameters
+        ----------
+        indices : array-like of int, values in [0, 2 n_features)
+
+        Returns
+        -------
+        features : ndarray of int, same shape as ``indices``
+        signs : ndarray of int, +1 for positive parts, -1 for negative parts
+        """
+        check_is_fitted(self)
+        idx = np.asarray(indices)
+        p = self.n_features_in_
+        if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= 2 * p):
+            raise ValueError(f"indices: expected integers in [0, {2 * p}), got {idx.ravel()[:5].tolist()}")
+        idx = idx.astype(np.int64)
+        return idx % p, np.where(idx < p, 1, -1)
