@@ -1,5 +1,7 @@
 """Co-module extraction, significance, overlap and reconstruction correlation."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -12,8 +14,10 @@ from imaging_genetics.inference.modules import (
     mean_overlap_rate,
     module_significance,
     module_statistic,
+    multi_membership_rate,
     overlap_rate,
     reconstruction_correlation,
+    reconstruction_errors,
 )
 
 
@@ -201,6 +205,152 @@ def test_reconstruction_correlation():
     assert r[1] == pytest.approx(np.corrcoef(Xs[1].ravel(), (W @ H2).ravel())[0, 1])
     with pytest.raises(ValueError, match="modalities"):
         reconstruction_correlation(exact, Xs[:1])
+
+
+def test_reconstruction_errors_match_direct_formulas():
+    rng = np.random.RandomState(7)
+    W, Hs = rng.rand(12, 3), [rng.rand(3, 7), rng.rand(3, 4), rng.rand(3, 5)]
+    Xs = [W @ H + rng.rand(*(12, H.shape[1])) for H in Hs]
+    table = reconstruction_errors(_Fitted(W, Hs), Xs)
+    assert table.index.tolist() == [0, 1, 2, "total"]
+    assert table.columns.tolist() == ["fit", "relative_frobenius", "relative_l1"]
+    R = [X - W @ H for X, H in zip(Xs, Hs)]
+    fit = [np.sum(r ** 2) for r in R]
+    np.testing.assert_allclose(table["fit"].iloc[:3], fit, rtol=1e-12)
+    np.testing.assert_allclose(table["relative_frobenius"].iloc[:3],
+                               [np.linalg.norm(r) / np.linalg.norm(X) for r, X in zip(R, Xs)], rtol=1e-12)
+    l1 = [np.mean(np.abs(r)) / np.mean(X) for r, X in zip(R, Xs)]
+    np.testing.assert_allclose(table["relative_l1"].iloc[:3], l1, rtol=1e-12)
+    total = table.loc["total"]
+    assert total["fit"] == pytest.approx(sum(fit), rel=1e-12)
+    assert total["relative_frobenius"] == pytest.approx(np.sqrt(sum(fit) / sum(np.sum(X ** 2) for X in Xs)), rel=1e-12)
+    assert total["relative_l1"] == pytest.approx(sum(l1), rel=1e-12)
+    # the relative errors do not depend on the data scale; the fit term scales with its square
+    c = 37.5
+    scaled = reconstruction_errors(_Fitted(c * W, Hs), [c * X for X in Xs])
+    np.testing.assert_allclose(scaled[["relative_frobenius", "relative_l1"]], table[["relative_frobenius", "relative_l1"]],
+                               rtol=1e-12)
+    np.testing.assert_allclose(scaled["fit"], c ** 2 * table["fit"], rtol=1e-12)
+    # a perfect reconstruction has no error at all
+    exact = reconstruction_errors(_Fitted(W, Hs), [W @ H for H in Hs])
+    np.testing.assert_allclose(exact.to_numpy(dtype=float), 0.0, atol=1e-12)
+
+
+def test_reconstruction_errors_total_fit_is_the_fit_term_of_a_fitted_model():
+    from imaging_genetics.nmf import JNMF
+
+    Xs = _small_problem()
+    model = JNMF(3, n_restarts=1, max_iter=50, random_state=0).fit(Xs)
+    table = reconstruction_errors(model, Xs)
+    assert table.loc["total", "fit"] == pytest.approx(model.objective_terms_["fit"], rel=1e-9)
+    assert (table["relative_frobenius"] < 1).all() and (table["relative_l1"] > 0).all()
+
+
+def test_reconstruction_errors_zero_data_and_shape_checks():
+    rng = np.random.RandomState(8)
+    W, Hs = rng.rand(6, 2), [rng.rand(2, 3), np.zeros((2, 4))]
+    Xs = [rng.rand(6, 3), np.zeros((6, 4))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = reconstruction_errors(_Fitted(W, Hs), Xs)
+    assert table.loc[1, "fit"] == 0.0
+    assert np.isnan(table.loc[1, "relative_frobenius"]) and np.isnan(table.loc[1, "relative_l1"])
+    assert np.isnan(table.loc["total", "relative_l1"])  # summed over modalities, as Zhang's code
+    assert table.loc["total", "relative_frobenius"] == pytest.approx(table.loc[0, "relative_frobenius"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zero = reconstruction_errors(_Fitted(W, [np.zeros((2, 3))]), [np.zeros((6, 3))])
+    assert zero.loc["total", "fit"] == 0.0 and zero[["relative_frobenius", "relative_l1"]].isna().all().all()
+    fitted = _Fitted(W, Hs)
+    with pytest.raises(ValueError, match="modalities"):
+        reconstruction_errors(fitted, Xs[:1])
+    with pytest.raises(ValueError, match=r"Xs\[1\]: expected shape"):
+        reconstruction_errors(fitted, [Xs[0], np.zeros((6, 5))])
+    with pytest.raises(ValueError, match="same samples"):
+        reconstruction_errors(fitted, [Xs[0], np.zeros((5, 4))])
+    with pytest.raises(ValueError, match=r"coefficients_\[0\] has 3 rows"):
+        reconstruction_errors(_Fitted(W, [rng.rand(3, 3), rng.rand(2, 4)]), Xs)
+    with pytest.raises(ValueError, match="not fitted"):
+        reconstruction_errors(_Fitted(None, Hs), Xs)
+
+
+def test_reconstruction_errors_do_not_depend_on_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    W, Hs = rng.random((150, 10)), [rng.random((10, 2000)), rng.random((10, 300))]
+    fitted, Xs = _Fitted(W, Hs), [np.abs(rng.standard_normal((150, H.shape[1]))) for H in Hs]
+    tables = []
+    for n in (1, 2):
+        with threadpool_limits(limits=n, user_api="blas"):
+            tables.append(reconstruction_errors(fitted, Xs).to_numpy(dtype=float))
+    np.testing.assert_array_equal(tables[0], tables[1])
+
+
+def test_multi_membership_rate_hand_worked():
+    # modality 0: feature 5 in 4 modules, 0 in 3, 1 in 2, 2 in 1; modality 1: no member at all
+    e = np.array([], dtype=int)
+    mods = [[np.array([0, 1, 5]), e], [np.array([0, 1, 5, 5]), e], [np.array([0, 2, 5]), e], [np.array([5]), e]]
+    mods += [[e, e] for _ in range(16)]  # K = 20 modules: a feature must be in more than 2
+    rate = multi_membership_rate(mods)
+    assert rate[0] == pytest.approx(2 / 4)  # features 0 and 5 of the members {0, 1, 2, 5}
+    assert np.isnan(rate[1])
+    # the same four modules with K = 4: the cut is max(1, 0.4) = 1, so features 0, 1 and 5 count
+    assert multi_membership_rate(mods[:4])[0] == pytest.approx(3 / 4)
+    assert multi_membership_rate(mods[:4], n_components=20)[0] == pytest.approx(2 / 4)
+    assert multi_membership_rate(mods[:4], n_components=25)[0] == pytest.approx(2 / 4)  # cut 2.5
+    assert multi_membership_rate(mods[:4], n_components=30)[0] == pytest.approx(1 / 4)  # cut 3
+    # not the pairwise overlap rate: a nested pair has overlap rate 1 but, for K = 20, no multi-member
+    nested = [[np.array([0, 1, 2, 3])], [np.array([1, 2])]]
+    assert mean_overlap_rate(nested)[0] == 1.0
+    assert multi_membership_rate(nested, n_components=20)[0] == 0.0
+    assert multi_membership_rate(nested)[0] == pytest.approx(2 / 4)
+    with pytest.raises(ValueError, match="n_components"):
+        multi_membership_rate(mods, n_components=5)
+    with pytest.raises(ValueError, match="same number of modalities"):
+        multi_membership_rate([[np.arange(2)], [np.arange(2), e]])
+
+
+def test_study_module_table_has_bh_q_values(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from imaging_genetics.biology import benjamini_hochberg
+    from imaging_genetics.workflows.study import run_study
+
+    rng = np.random.RandomState(0)
+    n = 30
+    z = rng.rand(n, 2)  # two shared factors: some modules are significant, others not
+    ids = [f"s{i}" for i in range(n)]
+    for name, p in (("a", 10), ("b", 8)):
+        X = np.hstack([z[:, :1] + 0.1 * rng.rand(n, 3), z[:, 1:] + 0.1 * rng.rand(n, 3), rng.rand(n, p - 6)])
+        frame = pd.DataFrame(X, columns=[f"{name}{j}" for j in range(p)])
+        frame.insert(0, "id", ids)
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    (tmp_path / "study.yaml").write_text(
+        "modalities:\n"
+        "  - {name: a, file: a.csv, id_column: id}\n"
+        "  - {name: b, file: b.csv, id_column: id}\n"
+        "analyses:\n"
+        "  nmf: {modalities: [a, b], models: [JNMF, JSNMNMF], n_components: 4, n_restarts: 1,\n"
+        "        module_threshold: 1.0, permutations: 19}\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_study(tmp_path / "study.yaml", tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "nmf_modules.csv")
+    cols = table.columns.tolist()
+    assert cols[cols.index("p_value") + 1] == "fdr"
+    for _, group in table.groupby("model"):  # one family per model
+        p, q = group["p_value"].to_numpy(), group["fdr"].to_numpy()
+        assert np.isfinite(p).sum() >= 2
+        np.testing.assert_allclose(q, benjamini_hochberg(p), equal_nan=True)
+        ok = np.isfinite(p)
+        assert (q[ok] >= p[ok]).all() and np.array_equal(np.isnan(q), ~ok)
+    assert (table["fdr"] > table["p_value"]).any()
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert all("fdr" in row for row in results["nmf"]["modules"])
 
 
 # -- model selection (nmf_selection) ----------------------------------------

@@ -388,17 +388,6 @@ def grid(
     typer.echo(f"best group {best['group']}: {table.attrs['best']}; table in {out / 'grid.csv'}")
 
 
-def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN kept as NaN)."""
-    q = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok])]
-        ranked = p[order] * ok.size / np.arange(1, ok.size + 1)
-        q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
-    return q
-
-
 @app.command("modules")
 def modules(
     inputs: Optional[List[Path]] = _INPUTS,
@@ -413,6 +402,7 @@ def modules(
 ) -> None:
     """Extract co-modules of a fitted model and test each one by permutation (paper eqs. 10-11)."""
     from ..base import load
+    from ..biology import benjamini_hochberg
     from ..inference.modules import extract_modules, module_significance
 
     est = load(model_file)
@@ -433,7 +423,7 @@ def modules(
             rows.append({"module": i + 1, **{f"size_{nm}": int(len(idx)) for nm, idx in zip(data.names, m)},
                          "statistic": res["statistic"], "p_value": res["p_value"]})
     table = pd.DataFrame(rows)
-    table["q_value_bh"] = _bh(table["p_value"].to_numpy(dtype=float))
+    table["q_value_bh"] = benjamini_hochberg(table["p_value"].to_numpy(dtype=float))
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(table, out / "module_pvalues.csv", index=False)
     _write_csv(_modules_table(mods, data), out / "modules.csv", index=False)

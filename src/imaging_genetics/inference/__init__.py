@@ -25,7 +25,9 @@ _EXPORTS = {
     "module_sizes": "modules",
     "module_significance": "modules",
     "overlap_rate": "modules",
+    "multi_membership_rate": "modules",
     "reconstruction_correlation": "modules",
+    "reconstruction_errors": "modules",
     "nmf_grid_search": "nmf_selection",
     "select_n_components": "nmf_selection",
 }

@@ -27,9 +27,11 @@ __all__ = [
     "module_statistic",
     "overlap_rate",
     "mean_overlap_rate",
+    "multi_membership_rate",
     "best_match_jaccard",
     "module_reproducibility",
     "reconstruction_correlation",
+    "reconstruction_errors",
 ]
 
 
@@ -421,6 +423,52 @@ def mean_overlap_rate(modules: Sequence[Sequence[Any]]) -> np.ndarray:
     return out
 
 
+def multi_membership_rate(modules: Sequence[Sequence[Any]], n_components: int | None = None) -> np.ndarray:
+    """Fraction of member features that belong to many modules, per modality (shape (M,)).
+
+    The "overlap" (``chong``) of the JCB-SNMF group's K-selection script (spec §7):
+    in modality I, among the features that belong to at least one module, the
+    fraction that belong to *more than* ``max(1, K / 10)`` modules (K / 10 is not
+    rounded: with K = 25 a feature needs 3 modules), where K is ``n_components``
+    or, by default, the number of modules given.
+
+    This is a per-feature count, not the pairwise overlap of
+    :func:`overlap_rate` / :func:`mean_overlap_rate` (the Szymkiewicz-Simpson
+    coefficient ``|R_a ∩ R_b| / min(|R_a|, |R_b|)`` of two modules, averaged over
+    module pairs): a module nested in another has overlap rate 1 with it, but its
+    features count here only when they sit in more than ``max(1, K / 10)``
+    modules, so for K >= 20 features shared by just two modules never count.
+    Both are 0 when the modules are disjoint.
+
+    Parameters
+    ----------
+    modules : list of modules (:func:`extract_modules`), each a list of M index arrays
+    n_components : int, optional
+        K. Default ``len(modules)``; pass the number of components when empty
+        modules were dropped from ``modules``. At least ``len(modules)``.
+
+    Returns
+    -------
+    ndarray of shape (M,); NaN for a modality in which no feature belongs to a module.
+    """
+    modules = [list(m) for m in modules]
+    K = len(modules) if n_components is None else check_positive_int(n_components, "n_components")
+    if K < len(modules):
+        raise ValueError(f"n_components: got {K} but there are {len(modules)} modules")
+    if not modules:
+        return np.zeros(0)
+    M = len(modules[0])
+    if any(len(m) != M for m in modules):
+        raise ValueError("modules: every module must list the same number of modalities")
+    cut = max(1.0, K / 10)
+    out = np.empty(M)
+    for I in range(M):
+        members = [np.unique(np.asarray(m[I], dtype=np.int64).ravel()) for m in modules]
+        _, counts = np.unique(np.concatenate(members), return_counts=True)
+        out[I] = float(np.mean(counts > cut)) if counts.size else float("nan")
+    return out
+
+
 def best_match_jaccard(found: Sequence[Sequence[Any]], truth: Sequence[Sequence[Any]]) -> np.ndarray:
     """For every true module, the best Jaccard index with any found module, per modality.
 
@@ -467,6 +515,33 @@ def module_reproducibility(modules_a: Sequence[Sequence[Any]], modules_b: Sequen
     return O[rows, cols].mean(axis=0)
 
 
+def _fit_products(model: Any, Xs: Sequence[Any]):
+    """W, the H_I and the validated X_I of a fit, with matching shapes."""
+    W = getattr(model, "basis_", None)
+    if W is None:
+        raise ValueError("model is not fitted: it has no basis_")
+    W = np.asarray(W, dtype=np.float64)
+    Hs = _coefficients(model)
+    if W.ndim != 2:
+        raise ValueError(f"model: basis_ must be 2-D (n_samples, k), got shape {W.shape}")
+    Xs = check_matrices(Xs, "Xs", nonnegative=False)
+    if len(Xs) != len(Hs):
+        raise ValueError(f"Xs has {len(Xs)} modalities but the model has {len(Hs)}")
+    for I, (X, H) in enumerate(zip(Xs, Hs)):
+        if H.shape[0] != W.shape[1]:
+            raise ValueError(f"model: coefficients_[{I}] has {H.shape[0]} rows but basis_ has {W.shape[1]} columns")
+        if X.shape != (W.shape[0], H.shape[1]):
+            raise ValueError(f"Xs[{I}]: expected shape {(W.shape[0], H.shape[1])}, got {X.shape}")
+    return W, Hs, Xs
+
+
+def _product(W: np.ndarray, H: np.ndarray) -> np.ndarray:
+    # the same value in a worker (select_n_components with n_jobs > 1) as in
+    # the main process: the product on one BLAS thread, the sums without BLAS
+    with one_blas_thread():
+        return W @ H
+
+
 def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:
     """Pearson correlation between X_I and W H_I over all entries, per modality.
 
@@ -477,20 +552,80 @@ def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:
     -------
     ndarray of shape (M,); NaN where X_I or W H_I is constant.
     """
-    W = np.asarray(model.basis_, dtype=np.float64)
-    Hs = _coefficients(model)
-    Xs = check_matrices(Xs, "Xs", nonnegative=False)
-    if len(Xs) != len(Hs):
-        raise ValueError(f"Xs has {len(Xs)} modalities but the model has {len(Hs)}")
+    W, Hs, Xs = _fit_products(model, Xs)
     out = np.empty(len(Xs))
     for I, (X, H) in enumerate(zip(Xs, Hs)):
-        if X.shape != (W.shape[0], H.shape[1]):
-            raise ValueError(f"Xs[{I}]: expected shape {(W.shape[0], H.shape[1])}, got {X.shape}")
-        # the same value in a worker (select_n_components with n_jobs > 1) as in
-        # the main process: the product on one BLAS thread, the sums without BLAS
-        with one_blas_thread():
-            b = (W @ H).ravel()
+        b = _product(W, H).ravel()
         a, ssa, a_varies = centred(X.ravel())
         b, ssb, b_varies = centred(b)
         out[I] = vdot(a, b) / (np.sqrt(ssa) * np.sqrt(ssb)) if a_varies and b_varies else float("nan")
     return out
+
+
+def _norm(a: np.ndarray) -> float:
+    """Euclidean norm of a 1-D array without BLAS, scaled so the squares cannot overflow."""
+    top = float(np.abs(a).max(initial=0.0))
+    if not top > 0.0:
+        return top if top == 0.0 else float("nan")
+    c = a / top
+    return top * float(np.sqrt(vdot(c, c)))
+
+
+def reconstruction_errors(model: Any, Xs: Sequence[Any]):
+    """Reconstruction errors of a fit, per modality and in total (spec §7).
+
+    The JCB-SNMF paper does not define its "reconstruction error", so all three
+    readings of spec §7 are given, with R_I = X_I - W H_I:
+
+    * ``fit``: ``||R_I||_F^2``, the fit term of the objective F;
+    * ``relative_frobenius``: ``||R_I||_F / ||X_I||_F``;
+    * ``relative_l1``: ``mean|R_I| / mean(X_I)``, the "relative error" of Zhang's
+      code (L1).
+
+    The last row, ``total``, holds ``sum_I ||R_I||_F^2`` (the whole fit term),
+    ``sqrt(sum_I ||R_I||_F^2 / sum_I ||X_I||_F^2)`` (the relative Frobenius error
+    of all modalities stacked side by side, as ``relative_error`` of
+    :func:`~imaging_genetics.inference.nmf_grid_search`) and
+    ``sum_I mean|R_I| / mean(X_I)`` (the sum Zhang's code compares with its
+    stopping tolerance; not a mean, so it grows with M). The relative columns do
+    not change when X_I and W are scaled by the same factor; ``fit`` scales with
+    its square. W H_I is formed on one BLAS thread and the sums do not use BLAS,
+    so the values do not depend on the thread count.
+
+    Parameters
+    ----------
+    model : fitted JNMF / JSNMNMF / JCBSNMF (``basis_`` W (n, k), ``coefficients_`` H_I (k, p_I))
+    Xs : list of M arrays (n, p_I)
+        The data the factorisation was fitted on.
+
+    Returns
+    -------
+    DataFrame of shape (M + 1, 3), index ``modality`` 0, ..., M - 1 and ``total``,
+    columns ``fit``, ``relative_frobenius`` and ``relative_l1``. A relative error
+    whose denominator is zero (all-zero X_I) is NaN, without a warning; a NaN
+    ``relative_l1`` makes the total NaN too.
+    """
+    import pandas as pd
+
+    W, Hs, Xs = _fit_products(model, Xs)
+    rows = []
+    ss_x = 0.0
+    for X, H in zip(Xs, Hs):
+        x = X.ravel()
+        r = x - _product(W, H).ravel()
+        norm_r, norm_x = _norm(r), _norm(x)
+        mean_x = float(np.mean(x))
+        rows.append({
+            "fit": norm_r ** 2,
+            "relative_frobenius": norm_r / norm_x if norm_x > 0 else float("nan"),
+            "relative_l1": float(np.mean(np.abs(r))) / mean_x if mean_x != 0 else float("nan"),
+        })
+        ss_x += norm_x ** 2
+    fit = float(sum(row["fit"] for row in rows))
+    rows.append({
+        "fit": fit,
+        "relative_frobenius": float(np.sqrt(fit / ss_x)) if ss_x > 0 else float("nan"),
+        "relative_l1": float(sum(row["relative_l1"] for row in rows)),
+    })
+    table = pd.DataFrame(rows, index=pd.Index([*range(len(Xs)), "total"], dtype=object, name="modality"))
+    return table

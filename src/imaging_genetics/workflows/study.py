@@ -178,6 +178,7 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
 def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
              progress: Progress) -> None:
     from .. import nmf as nmf_models
+    from ..biology import benjamini_hochberg
     from ..inference import extract_modules, module_significance
     from ..preprocessing import NonnegativeScaler
 
@@ -225,8 +226,13 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
         _module_pairs(name, modules, [r for r in rows if r["model"] == name], names, Xs, data, out, rep)
         progress.advance()
     table = pd.DataFrame(rows)
+    if len(table):
+        # Benjamini-Hochberg across the modules of each model (spec §12, item 12); NaN p-values stay NaN
+        fdr = table.groupby("model", sort=False)["p_value"].transform(lambda p: benjamini_hochberg(p.to_numpy(dtype=float)))
+        table.insert(table.columns.get_loc("p_value") + 1, "fdr", fdr)
     write_table(table, out / "nmf_modules.csv", index=False)
-    rep.table(table[[c for c in table.columns if not c.startswith("members_")]], caption="Co-modules and permutation p-values")
+    rep.table(table[[c for c in table.columns if not c.startswith("members_")]],
+              caption="Co-modules, permutation p-values and Benjamini–Hochberg FDR (q-values) over each model's modules")
     results["nmf"] = {"modules": table.drop(columns=[c for c in table.columns if c.startswith("members_")]).to_dict(orient="records")}
 
 
