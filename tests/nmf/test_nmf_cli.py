@@ -102,3 +102,34 @@ def test_fit_and_grid_in_float32(tables, tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "--dtype", "float16"])
     assert result.exit_code != 0 and "dtype" in result.output
+
+
+def test_module_rules_from_the_command_line(tables, tmp_path, monkeypatch):
+    import imaging_genetics
+    from imaging_genetics.inference import extract_modules
+
+    out = tmp_path / "fit"
+    result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "-k", "3", "--n-restarts", "1",
+                                 "--max-iter", "30", "--module-rule", "topk", "--threshold", "4"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "modules.csv")
+    assert (table.groupby(["module", "modality"]).size() == 4).all()  # 4 members per module and modality
+
+    mod_out = tmp_path / "mods"
+    result = runner.invoke(app, ["modules", str(tables), "-m", str(out / "model.npz"), "-o", str(mod_out),
+                                 "--n-permutations", "19", "--module-rule", "mad", "--orientation", "column",
+                                 "--threshold", "1.5"])
+    assert result.exit_code == 0, result.output
+    model = imaging_genetics.load(out / "model.npz")
+    expected = extract_modules(model, threshold=1.5, method="mad", orientation="column")
+    sizes = pd.read_csv(mod_out / "module_pvalues.csv")[["size_mri", "size_snp"]].to_numpy()
+    assert sizes.tolist() == [[len(m[0]), len(m[1])] for m in expected]
+
+    # a rule that cannot be applied fails before any fitting
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted despite a bad module rule")
+
+    monkeypatch.setattr(imaging_genetics.nmf.JCBSNMF, "fit", no_fit)
+    result = runner.invoke(app, ["fit", str(tables), "-o", str(tmp_path / "bad"), "--module-rule", "otsu",
+                                 "--threshold", "2"])
+    assert result.exit_code != 0 and "otsu" in result.output

@@ -41,6 +41,18 @@ class Precision(str, Enum):
     float32 = "float32"
 
 
+class ModuleRule(str, Enum):
+    zscore = "zscore"
+    mad = "mad"
+    otsu = "otsu"
+    topk = "topk"
+
+
+class Orientation(str, Enum):
+    row = "row"
+    column = "column"
+
+
 # ---------------------------------------------------------------------------
 # inputs
 # ---------------------------------------------------------------------------
@@ -216,11 +228,31 @@ def _modules_table(modules, data: _Data) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["module", "modality", "feature"])
 
 
-def _threshold(value: str, M: int):
-    parts = [float(v) for v in value.split(",")]
+def _threshold(value: str | None, M: int):
+    if value is None:
+        return None
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"--threshold: expected numbers, got {value!r}") from None
     if len(parts) not in (1, M):
         raise typer.BadParameter(f"--threshold: give one value or {M} comma-separated values")
     return parts[0] if len(parts) == 1 else parts
+
+
+def _extract(est, threshold: str | None, rule: "ModuleRule", orientation: "Orientation", M: int):
+    """Co-modules by the command line's rule (est=None: only check the rule), with
+    argument errors as usage errors."""
+    from ..inference.modules import extract_modules, module_thresholds
+
+    try:
+        if est is None:
+            module_thresholds(_threshold(threshold, M), rule.value, M)
+            return None
+        return extract_modules(est, threshold=_threshold(threshold, M), method=rule.value,
+                               orientation=orientation.value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc} (--threshold / --module-rule)") from exc
 
 
 # ---------------------------------------------------------------------------
@@ -232,6 +264,9 @@ _SIM = typer.Option(None, "--simulate", help="Use the JCB-SNMF paper's simulated
 _ID = typer.Option(None, "--id-column", help="Name of the sample ID column (default: the first column).")
 _PRIORS = typer.Option(Priors.correlation, help="Priors for input tables: 'correlation' builds |r|^2 graphs within and across modalities; 'none' fits without priors. Simulated data use the planted priors.")
 _PTHR = typer.Option(0.25, "--prior-threshold", help="Keep correlation-prior edges with r^2 above this value.")
+_MTHR = typer.Option(None, "--threshold", help="Module threshold T, or one per modality (comma-separated): the score a member must exceed for zscore and mad (default 2.0), the members per module for topk; not used by otsu.")
+_RULE = typer.Option(ModuleRule.zscore, "--module-rule", help="Module membership rule: zscore (the JNMF convention), mad (median and MAD), otsu (Otsu split of each row) or topk.")
+_ORIENT = typer.Option(Orientation.row, "--orientation", help="Score each row of H_I (a module across the features) or each column (a feature across the modules).")
 _NOISE = typer.Option(10.0, "--noise-level", help="Noise level l of the simulated data.")
 _SEED = typer.Option(0, "--random-state", help="Seed for simulation, restarts and permutations.")
 _DTYPE = typer.Option(Precision.float64, "--dtype", help="Precision of the iterations; float32 is faster, its objective and convergence checks stay in float64.")
@@ -254,7 +289,9 @@ def fit(
     init: str = typer.Option("random", help="'random' or 'nndsvda'."),
     n_jobs: int = typer.Option(1, help="Parallel batches of restarts."),
     dtype: Precision = _DTYPE,
-    threshold: str = typer.Option("2.0", help="Module z-score threshold T, or one per modality (comma-separated)."),
+    threshold: Optional[str] = _MTHR,
+    module_rule: ModuleRule = _RULE,
+    orientation: Orientation = _ORIENT,
     id_column: Optional[str] = _ID,
     priors: Priors = _PRIORS,
     prior_threshold: float = _PTHR,
@@ -262,9 +299,10 @@ def fit(
     random_state: int = _SEED,
 ) -> None:
     """Fit a joint NMF model; write W, every H_I, the modules, the model file and figures."""
-    from ..inference.modules import extract_modules, reconstruction_correlation
+    from ..inference.modules import reconstruction_correlation
 
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
+    _extract(None, threshold, module_rule, orientation, len(data.Xs))  # a bad rule fails before the fit
     est = _estimator(model, n_components=n_components, cross_strength=cross_strength, smoothness=smoothness,
                      basis_penalty=basis_penalty, sparsity=sparsity, n_restarts=n_restarts, max_iter=max_iter,
                      tol=tol, init=init, n_jobs=n_jobs, random_state=random_state, dtype=dtype.value)
@@ -282,7 +320,7 @@ def fit(
     _write_csv(pd.DataFrame(est.basis_, index=data.frames[0].index, columns=comps), out / "W.csv")
     for nm, H, f in zip(data.names, est.coefficients_, data.frames):
         _write_csv(pd.DataFrame(H, index=pd.Index(comps, name="module"), columns=f.columns), out / f"H_{nm}.csv")
-    modules = extract_modules(est, threshold=_threshold(threshold, len(Xs)))
+    modules = _extract(est, threshold, module_rule, orientation, len(Xs))
     _write_csv(_modules_table(modules, data), out / "modules.csv", index=False)
     est.save(out / "model.npz")
     corr = reconstruction_correlation(est, Xs)
@@ -394,7 +432,9 @@ def modules(
     model_file: Path = typer.Option(..., "--model", "-m", help="Model file written by 'nmf fit' (model.npz)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
     simulate: Optional[Preset] = _SIM,
-    threshold: str = typer.Option("2.0", help="Module z-score threshold T, or one per modality (comma-separated)."),
+    threshold: Optional[str] = _MTHR,
+    module_rule: ModuleRule = _RULE,
+    orientation: Orientation = _ORIENT,
     n_permutations: int = typer.Option(1000, help="Permutations per module (p = (count + 1) / (B + 1))."),
     id_column: Optional[str] = _ID,
     noise_level: float = _NOISE,
@@ -403,7 +443,7 @@ def modules(
     """Extract co-modules of a fitted model and test each one by permutation (paper eqs. 10-11)."""
     from ..base import load
     from ..biology import benjamini_hochberg
-    from ..inference.modules import extract_modules, module_significance
+    from ..inference.modules import module_significance
 
     est = load(model_file)
     data = _load(inputs, simulate, id_column, Priors.none, 0.0, noise_level, random_state)
@@ -413,7 +453,7 @@ def modules(
             f"the data have {[X.shape[1] for X in Xs]} features per modality but the model was fitted on "
             f"{[H.shape[1] for H in est.coefficients_]}"
         )
-    mods = extract_modules(est, threshold=_threshold(threshold, len(Xs)))
+    mods = _extract(est, threshold, module_rule, orientation, len(Xs))
     rows = []
     rng = np.random.RandomState(random_state)
     with warnings.catch_warnings():

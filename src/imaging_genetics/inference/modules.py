@@ -96,7 +96,7 @@ def extract_modules(model: Any, threshold: float | Sequence[float] | None = None
         raise ValueError("every H_I must have the same number of rows (components)")
     if orientation not in ("row", "column"):
         raise ValueError(f"orientation: expected 'row' or 'column', got {orientation!r}")
-    Ts = _thresholds(threshold, method, len(Hs))
+    Ts = module_thresholds(threshold, method, len(Hs))
     members = [_members(H if orientation == "row" else H.T, T, method) for H, T in zip(Hs, Ts)]
     if orientation == "column":
         members = [m.T for m in members]
@@ -129,7 +129,7 @@ def extract_sample_modules(model: Any, threshold: float | None = None, *,
         raise ValueError(f"expected a fitted joint NMF model or W of shape (n_samples, k), got shape {W.shape}")
     if threshold is not None and np.ndim(threshold) != 0:
         raise ValueError("threshold: expected one value (W is one matrix)")
-    (T,) = _thresholds(threshold, method, 1)
+    (T,) = module_thresholds(threshold, method, 1)
     return [np.flatnonzero(row) for row in _members(W.T, T, method)]
 
 
@@ -162,8 +162,10 @@ def module_sizes(modules: Sequence[Sequence[Any]], names: Sequence[str] | None =
     return table
 
 
-def _thresholds(threshold: Any, method: str, M: int) -> list:
-    """One validated threshold per modality for ``method``."""
+def module_thresholds(threshold: Any, method: str, M: int) -> list:
+    """One validated threshold per modality for ``method`` (see :func:`extract_modules`);
+    a ValueError naming the argument otherwise. Callers check a rule with it before
+    long work whose result the rule is applied to."""
     if method not in MODULE_METHODS:
         raise ValueError(f"method: expected one of {list(MODULE_METHODS)}, got {method!r}")
     if method == "otsu":
