@@ -4,10 +4,13 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+import imaging_genetics.networks as networks
 from imaging_genetics.networks import (
     connected_components_groups,
     correlation_graph,
+    cross_correlation_graph,
     graph_from_edges,
+    knn_graph,
     laplacian,
     ld_graph,
     normalized_adjacency,
@@ -179,3 +182,278 @@ def test_connected_components_groups():
     A = sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0.0]]))
     g = connected_components_groups(A)
     assert g[0] == g[1] and g[2] == g[3] and g[0] != g[2]
+
+
+# --- knn_graph and cross_correlation_graph -------------------------------------------
+
+
+def abs_corr(X, Y):
+    """Dense |corr| between the columns of X and of Y, 0 for constant columns."""
+    p = X.shape[1]
+    R = np.corrcoef(X, Y, rowvar=False)[:p, p:]
+    return np.abs(np.nan_to_num(R))
+
+
+def top_k(R, valid_rows, valid_cols, k):
+    """Boolean choice: row i's k largest valid entries, ties to the lower column."""
+    chosen = np.zeros(R.shape, dtype=bool)
+    for i in np.flatnonzero(valid_rows):
+        cand = np.flatnonzero(valid_cols)
+        order = cand[np.lexsort((cand, -R[i, cand]))]
+        chosen[i, order[:k]] = True
+    return chosen
+
+
+def brute_knn(X, k, power, mutual):
+    p = X.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        R = abs_corr(X, X)
+    ok = np.ptp(X, axis=0) > 0
+    Rm = R.copy()
+    np.fill_diagonal(Rm, -1.0)
+    chosen = top_k(Rm, ok, ok, min(k, p - 1))
+    np.fill_diagonal(chosen, False)
+    keep = chosen & chosen.T if mutual else chosen | chosen.T
+    return np.where(keep, R**power, 0.0)
+
+
+def brute_cross(X, Y, power, threshold, k):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        R = abs_corr(X, Y)
+    okX, okY = np.ptp(X, axis=0) > 0, np.ptp(Y, axis=0) > 0
+    W = np.where(np.outer(okX, okY), R**power, 0.0)
+    if k is not None:
+        keep = top_k(R, okX, okY, k) | top_k(R.T, okY, okX, k).T
+        W = np.where(keep, W, 0.0)
+    return np.where(W > threshold, W, 0.0)
+
+
+def same_csr(A, B):
+    return (
+        A.shape == B.shape
+        and np.array_equal(A.indptr, B.indptr)
+        and np.array_equal(A.indices, B.indices)
+        and np.array_equal(A.data, B.data)
+    )
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 11, 50])
+@pytest.mark.parametrize("power", [1.0, 2.0, 0.5])
+@pytest.mark.parametrize("mutual", [False, True])
+def test_knn_graph_matches_brute_force(k, power, mutual):
+    rng = np.random.default_rng(10 + k)
+    X = rng.normal(size=(25, 12)) + rng.normal(size=(25, 1))  # some shared signal
+    X[:, 6] = -2.0  # constant column
+    A = knn_graph(X, n_neighbors=k, power=power, mutual=mutual)
+    assert isinstance(A, sp.csr_matrix) and A.shape == (12, 12)
+    expected = brute_knn(X, k, power, mutual)
+    dense = A.toarray()
+    assert np.array_equal(dense > 0, expected > 0)
+    assert np.allclose(dense, expected, rtol=0, atol=1e-12)
+    assert np.array_equal(dense, dense.T)
+    assert np.all(A.diagonal() == 0)
+    assert A[6].nnz == 0 and A[:, 6].nnz == 0
+    degree = (dense > 0).sum(axis=1)
+    kk = min(k, 10)  # 11 non-constant features: at most 10 others
+    ok = np.arange(12) != 6
+    if mutual:
+        assert np.all(degree <= kk)
+    else:
+        assert np.all(degree[ok] >= kk)
+
+
+def test_knn_graph_large_k_is_the_full_correlation_graph():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 9))
+    full = correlation_graph(X, power=2).toarray()
+    for mutual in (False, True):
+        A = knn_graph(X, n_neighbors=1000, power=2, mutual=mutual).toarray()  # clipped to 8
+        assert np.allclose(A, full, atol=1e-12)
+        assert np.count_nonzero(A) == 9 * 8
+
+
+def test_knn_graph_finds_planted_pairs():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(200, 40))
+    pairs = [(0, 20), (5, 33), (10, 11), (39, 2)]
+    for i, j in pairs:
+        X[:, j] = X[:, i] + 0.2 * rng.normal(size=200)
+    A = knn_graph(X, n_neighbors=1, mutual=True)
+    for i, j in pairs:
+        assert A[i, j] > 0.9 and A[j, i] == A[i, j]
+        assert A[i].nnz == 1 and A[j].nnz == 1
+    # negative correlations count by their absolute value
+    X[:, 20] = -X[:, 20]
+    B = knn_graph(X, n_neighbors=1, mutual=True)
+    assert B[0, 20] == pytest.approx(A[0, 20], abs=1e-12)
+
+
+def test_knn_graph_ties_go_to_the_lower_index():
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(50, 10))
+    X[:, 3] = X[:, 0] + 0.3 * rng.normal(size=50)
+    X[:, 7] = X[:, 3]  # exact duplicate: |r(0,3)| == |r(0,7)|
+    A = knn_graph(X, n_neighbors=1)
+    assert A[0, 3] > 0 and A[0, 7] == 0
+    assert A[3, 7] == pytest.approx(1.0)
+    A2 = knn_graph(X, n_neighbors=2)
+    assert A2[0, 3] > 0 and A2[0, 7] > 0 and A2[0, 3] == A2[0, 7]
+
+
+@pytest.mark.parametrize("mutual", [False, True])
+def test_knn_graph_same_for_any_block_size(monkeypatch, mutual):
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(40, 300)) + rng.normal(size=(40, 1))
+    X[:, 100] = X[:, 50]  # a tie
+    X[:, 7] = 1.0
+    ref = knn_graph(X, n_neighbors=4, power=2, mutual=mutual)
+    assert ref.nnz > 0
+    for block, tile in [(1, 256), (3, 16), (17, 64), (256, 32), (10**6, 256)]:
+        monkeypatch.setattr(networks, "_row_block", lambda n, b=block: b)
+        monkeypatch.setattr(networks, "_tile", lambda n, t=tile: t)
+        assert same_csr(knn_graph(X, n_neighbors=4, power=2, mutual=mutual), ref)
+
+
+def test_knn_graph_missing_values_are_mean_imputed():
+    rng = np.random.default_rng(15)
+    X = rng.normal(size=(30, 8))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
+    A = knn_graph(X, n_neighbors=3)
+    assert np.isfinite(A.data).all()
+    assert np.allclose(A.toarray(), brute_knn(filled, 3, 1.0, False), atol=1e-12)
+
+
+def test_knn_graph_bad_arguments():
+    X = np.random.default_rng(16).normal(size=(10, 5))
+    for bad in (0, -1, 2.5, True, "3", None):
+        with pytest.raises(ValueError, match="n_neighbors"):
+            knn_graph(X, n_neighbors=bad)
+    for bad in (0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="power"):
+            knn_graph(X, power=bad)
+    with pytest.raises(ValueError, match="X: expected a 2-D"):
+        knn_graph(X[:, 0])
+    Xi = X.copy()
+    Xi[0, 0] = np.inf
+    with pytest.raises(ValueError, match="X: contains infinite"):
+        knn_graph(Xi)
+    with pytest.raises(ValueError, match="X: expected a numeric"):
+        knn_graph(np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match="X: need at least 2 samples"):
+        knn_graph(X[:1])
+    assert knn_graph(X[:, :1]).shape == (1, 1) and knn_graph(X[:, :1]).nnz == 0
+    assert knn_graph(np.array(10.0)[None, None].repeat(3, 0).repeat(4, 1)).nnz == 0  # all constant
+    assert knn_graph(X, n_neighbors=3.0).nnz == knn_graph(X, n_neighbors=3).nnz
+
+
+@pytest.mark.parametrize("power,threshold", [(2.0, 0.0), (1.0, 0.2), (2.0, 0.05), (0.5, 0.6)])
+@pytest.mark.parametrize("k", [None, 1, 3, 100])
+def test_cross_correlation_graph_matches_brute_force(power, threshold, k):
+    rng = np.random.default_rng(17)
+    shared = rng.normal(size=(35, 2))
+    X = rng.normal(size=(35, 9)) + shared @ rng.normal(size=(2, 9))
+    Y = rng.normal(size=(35, 6)) + shared @ rng.normal(size=(2, 6))
+    X[:, 2] = 4.0
+    Y[:, 5] = 0.0
+    A = cross_correlation_graph(X, Y, power=power, threshold=threshold, n_neighbors=k)
+    assert isinstance(A, sp.csr_matrix) and A.shape == (9, 6)
+    expected = brute_cross(X, Y, power, threshold, k)
+    dense = A.toarray()
+    assert np.array_equal(dense > 0, expected > 0)
+    assert np.allclose(dense, expected, rtol=0, atol=1e-12)
+    assert A[2].nnz == 0 and A[:, 5].nnz == 0
+    # the definition is symmetric in X and Y
+    B = cross_correlation_graph(Y, X, power=power, threshold=threshold, n_neighbors=k)
+    assert np.array_equal(B.toarray().T > 0, dense > 0)
+    assert np.allclose(B.toarray().T, dense, atol=1e-12)
+
+
+def test_cross_correlation_graph_top_k_keeps_the_strongest_links():
+    rng = np.random.default_rng(18)
+    X = rng.normal(size=(150, 20))
+    Y = rng.normal(size=(150, 30))
+    for i, j in [(0, 29), (4, 0), (19, 13)]:
+        Y[:, j] = X[:, i] + 0.3 * rng.normal(size=150)
+    A = cross_correlation_graph(X, Y, power=1, n_neighbors=1)
+    for i, j in [(0, 29), (4, 0), (19, 13)]:
+        assert A[i, j] > 0.8
+        assert A[i].argmax() == j and A[:, j].argmax() == i
+    # each X row chooses 1, each Y column chooses 1: at most 20 + 30 entries
+    assert 30 <= A.nnz <= 50
+
+
+@pytest.mark.parametrize("k", [None, 2])
+def test_cross_correlation_graph_same_for_any_block_size(monkeypatch, k):
+    rng = np.random.default_rng(19)
+    X = rng.normal(size=(30, 300)) + rng.normal(size=(30, 1))
+    Y = rng.normal(size=(30, 40))
+    Y[:, 9] = Y[:, 4]  # a tie
+    ref = cross_correlation_graph(X, Y, power=2, threshold=0.01, n_neighbors=k)
+    assert ref.nnz > 0
+    for block in (1, 5, 255, 257, 10**6):
+        monkeypatch.setattr(networks, "_row_block", lambda n, b=block: b)
+        assert same_csr(cross_correlation_graph(X, Y, power=2, threshold=0.01, n_neighbors=k), ref)
+
+
+def test_cross_correlation_graph_bad_arguments():
+    rng = np.random.default_rng(20)
+    X, Y = rng.normal(size=(40, 4)), rng.normal(size=(39, 3))
+    with pytest.raises(ValueError, match="X and Y.*X has 40 rows, Y has 39"):
+        cross_correlation_graph(X, Y)
+    Y = rng.normal(size=(40, 3))
+    for bad in (0, 1.5, False):
+        with pytest.raises(ValueError, match="n_neighbors"):
+            cross_correlation_graph(X, Y, n_neighbors=bad)
+    for bad in (-0.1, np.inf, np.nan):
+        with pytest.raises(ValueError, match="threshold"):
+            cross_correlation_graph(X, Y, threshold=bad)
+    with pytest.raises(ValueError, match="power"):
+        cross_correlation_graph(X, Y, power=0)
+    Yi = Y.copy()
+    Yi[3, 1] = -np.inf
+    with pytest.raises(ValueError, match="Y: contains infinite"):
+        cross_correlation_graph(X, Yi)
+    with pytest.raises(ValueError, match="Y: expected a 2-D"):
+        cross_correlation_graph(X, Y[:, 0])
+    assert cross_correlation_graph(X, Y[:, :0]).shape == (4, 0)
+    # a DataFrame works like its values
+    frame = pd.DataFrame(X)
+    assert same_csr(cross_correlation_graph(frame, Y), cross_correlation_graph(X, Y))
+
+
+def test_knn_neighbours_do_not_depend_on_rounding_of_the_screening_product(monkeypatch):
+    # the blockwise product only screens candidates; perturbing it within its
+    # rounding error (here: against the lower index, so exact ties would flip)
+    # must not change the graph
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(60, 30))
+    X[:, 3] = X[:, 0] + 0.3 * rng.normal(size=60)
+    X[:, 7] = X[:, 3]
+    X[:, 12] = X[:, 3]
+    ref = knn_graph(X, n_neighbors=1)
+    ref2 = cross_correlation_graph(X[:, :10], X[:, 10:], n_neighbors=1)
+    original = networks._abs_corr_rows
+
+    def perturbed(ZA, ZB, start, stop):
+        R = original(ZA, ZB, start, stop)
+        delta = 2.0 * ZA.shape[0] * np.finfo(float).eps
+        return np.maximum(R - delta * (1.0 - np.arange(ZB.shape[1]) / ZB.shape[1]), 0.0)
+
+    monkeypatch.setattr(networks, "_abs_corr_rows", perturbed)
+    assert same_csr(knn_graph(X, n_neighbors=1), ref)
+    assert ref[0, 3] > 0 and ref[0, 7] == 0 and ref[0, 12] == 0
+    assert same_csr(cross_correlation_graph(X[:, :10], X[:, 10:], n_neighbors=1), ref2)
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_cross_correlation_graph_threshold_is_strict(k):
+    rng = np.random.default_rng(22)
+    X, Y = rng.normal(size=(30, 8)), rng.normal(size=(30, 5))
+    A = cross_correlation_graph(X, Y, n_neighbors=k)
+    t = float(np.sort(A.data)[A.nnz // 2])  # an entry's exact weight
+    B = cross_correlation_graph(X, Y, threshold=t, n_neighbors=k)
+    expected = A.toarray()
+    expected[expected <= t] = 0.0
+    assert np.array_equal(B.toarray(), expected)
+    assert B.nnz < A.nnz

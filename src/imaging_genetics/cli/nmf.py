@@ -96,27 +96,14 @@ def _modality_name(path: Path) -> str:
 
 def _correlation_priors(frames: list[pd.DataFrame], threshold: float):
     """|r|^2 graphs within and across modalities, keeping edges with r^2 > threshold."""
-    import scipy.sparse as sp
-
-    from ..networks import correlation_graph
-
-    def standardise(X):
-        Z = X - X.mean(axis=0)
-        norms = np.sqrt((Z * Z).sum(axis=0))
-        return Z / np.where(norms > 0, norms, 1.0)
+    from ..networks import correlation_graph, cross_correlation_graph
 
     Xs = [f.to_numpy(dtype=np.float64) for f in frames]
     graphs = [correlation_graph(X, power=2, threshold=threshold) for X in Xs]
-    Zs = [standardise(X) for X in Xs]
     cross = {}
     for I in range(len(Xs)):
         for J in range(I + 1, len(Xs)):
-            blocks = []
-            for start in range(0, Zs[I].shape[1], 1024):
-                R = (Zs[I][:, start:start + 1024].T @ Zs[J]) ** 2
-                R[R <= threshold] = 0.0
-                blocks.append(sp.csr_matrix(R))
-            A = sp.vstack(blocks, format="csr")
+            A = cross_correlation_graph(Xs[I], Xs[J], power=2, threshold=threshold)
             if A.nnz:
                 cross[(I, J)] = A
     return cross, graphs
