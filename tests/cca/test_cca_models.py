@@ -371,11 +371,13 @@ def test_sparse_model_ranks_planted_features_first(small_data):
 
 
 def test_tcca_accepts_its_earlier_parameter_names_with_a_warning():
+    X, Ys = planted(n=80, p=6, qs=(5, 5), rhos=(0.7, 0.5), seed=3)
+    ref = TCCA(sparsity_x=0.3, sparsity_y=0.7, max_iter=50).fit(X, Ys)
+    old = TCCA(ridge_x=0.3, ridge_y=0.7, max_iter=50)
     with pytest.warns(FutureWarning, match="ridge_x is now called sparsity_x"):
-        old = TCCA(ridge_x=0.3, ridge_y=0.7, max_iter=5)
-    assert old.get_params() == TCCA(sparsity_x=0.3, sparsity_y=0.7, max_iter=5).get_params()
-    assert "ridge_x" not in old.get_params()
-    with pytest.raises(TypeError, match="give sparsity_x only"):
-        TCCA(sparsity_x=0.5, ridge_x=0.3)
-    with pytest.raises(TypeError, match="unexpected keyword"):
-        TCCA(ridge=0.3)
+        old.fit(X, Ys)
+    np.testing.assert_array_equal(old.x_weights_, ref.x_weights_)
+    with pytest.raises(ValueError, match="give sparsity_x only"):
+        TCCA(sparsity_x=0.5, ridge_x=0.3).fit(X, Ys)
+    with pytest.raises(ValueError, match="ridge_y"):
+        TCCA(ridge_y=-1.0).fit(X, Ys)

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from .._validation import EPS
+from .._validation import EPS, check_penalty
 from ._base import BaseSparseCCA, _Context
 from ._core import L1, L21, Fusion, GraphNet, GroupL21, LinearSolver, Ridge
 
@@ -343,31 +343,37 @@ class TCCA(BaseSparseCCA):
     _penalty_params = ("sparsity_x", "sparsity_y")
 
     def __init__(self, sparsity_x=1.0, sparsity_y=1.0, *, n_components=1, max_iter=1000, tol=1e-5,
-                 solver="auto", init="svd", random_state=None, copy=True, **renamed):
-        # ridge_x / ridge_y: the earlier names of sparsity_x / sparsity_y (also in
-        # model files saved by version 0.1.0), accepted with a FutureWarning
-        values = {"sparsity_x": sparsity_x, "sparsity_y": sparsity_y}
-        for old, new, symbol in (("ridge_x", "sparsity_x", "beta1"), ("ridge_y", "sparsity_y", "beta2")):
-            if old in renamed:
-                if values[new] != 1.0:
-                    raise TypeError(f"TCCA: give {new} only ({old} is its earlier name)")
-                warnings.warn(f"TCCA: {old} is now called {new}, the name every model gives its {symbol}; "
-                              f"{old} will be removed", FutureWarning, stacklevel=2)
-                values[new] = renamed.pop(old)
-        if renamed:
-            raise TypeError(f"TCCA got unexpected keyword argument(s) {sorted(renamed)}")
-        self.sparsity_x = values["sparsity_x"]
-        self.sparsity_y = values["sparsity_y"]
+                 solver="auto", init="svd", random_state=None, copy=True, ridge_x=None, ridge_y=None):
+        self.sparsity_x = sparsity_x
+        self.sparsity_y = sparsity_y
+        # earlier names of sparsity_x / sparsity_y, accepted with a FutureWarning
+        self.ridge_x = ridge_x
+        self.ridge_y = ridge_y
         _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
+
+    def _validate_params(self):
+        super()._validate_params()
+        # beta1 and beta2 of this fit: sparsity_x / sparsity_y, or the deprecated
+        # ridge_x / ridge_y when given (never both)
+        for side, symbol in (("x", "beta1"), ("y", "beta2")):
+            new, old = f"sparsity_{side}", f"ridge_{side}"
+            value = getattr(self, old)
+            if value is not None:
+                if getattr(self, new) != 1.0:
+                    raise ValueError(f"{old}: give {new} only ({old} is its earlier name)")
+                check_penalty(value, old)
+                warnings.warn(f"TCCA: {old} is now called {new}, the name every model gives its {symbol}; "
+                              f"{old} will be removed", FutureWarning, stacklevel=4)
+            setattr(self, f"_beta_{side}", float(getattr(self, new) if value is None else value))
 
     def _x_alpha(self, n_tasks):
         return 1.0  # one loss term: X u against the combined imaging variate
 
     def _x_terms(self, ctx):
-        return [Ridge(self.sparsity_x)]
+        return [Ridge(self._beta_x)]
 
     def _y_terms(self, ctx, tasks):
-        return [Ridge(self.sparsity_y)]
+        return [Ridge(self._beta_y)]
 
     @staticmethod
     def _rank_one(V):
@@ -394,7 +400,7 @@ class TCCA(BaseSparseCCA):
     def _y_step(self, ctx, X, Ys, U, V, yterms, ysolver, XU):
         n = X.shape[0]
         t = XU[:, 0]
-        beta = self.sparsity_y
+        beta = self._beta_y
         v, w = self._rank_one(V)
         # v-step on the combined matrix sum_k w_k Y_k.
         Yt = sum(wk * Y for wk, Y in zip(w, Ys))
@@ -415,7 +421,7 @@ class TCCA(BaseSparseCCA):
 
     def _y_penalty_value(self, yterms, V):
         v, w = self._rank_one(V)
-        return self.sparsity_y * float(v @ v + w @ w)
+        return self._beta_y * float(v @ v + w @ w)
 
     def fit(self, X, Ys, *, x_adjacency=None, y_adjacency=None, snp_groups=None):
         super().fit(X, Ys, x_adjacency=x_adjacency, y_adjacency=y_adjacency,
