@@ -331,6 +331,9 @@ class TCCA(BaseSparseCCA):
         serves all six models.
     sparsity_y : float, default 1.0
         beta2, weight of the ridge regulariser of the imaging side (v and w).
+    ridge_x, ridge_y : float, optional
+        Deprecated earlier names of ``sparsity_x`` and ``sparsity_y``: used when
+        given, with a FutureWarning at fit (an error when the new name is also set).
 """ + _COMMON_DOC + """
     region_weights_ : ndarray (q,)
         v, scaled so that var(sum_k w_k Y_k v) = 1 on the training data.
