@@ -1,6 +1,5 @@
 """Shared fixtures of the CCA tests: small planted problems, one BLAS thread."""
 
-import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 

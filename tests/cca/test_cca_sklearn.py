@@ -21,7 +21,6 @@ Checks expected to fail, and why:
   scikit-learn's wording.
 """
 
-import numpy as np
 import pytest
 from sklearn.base import TransformerMixin
 from sklearn.utils.estimator_checks import check_estimator

@@ -111,6 +111,22 @@ def test_iter_plink_chunks(tmp_path):
         next(iter_plink(prefix, chunk_size=0))
 
 
+def test_chunked_reads_read_the_tables_once(tmp_path, monkeypatch):
+    import imaging_genetics.io.plink as plink_io
+
+    prefix = write_set(tmp_path)
+    calls = []
+    for name in ("read_bim", "read_fam"):
+        real = getattr(plink_io, name)
+        monkeypatch.setattr(plink_io, name, lambda prefix, real=real, name=name: calls.append(name) or real(prefix))
+    chunks = list(iter_plink(prefix, chunk_size=1))
+    assert len(chunks) == 3 and sorted(calls) == ["read_bim", "read_fam"]
+    with plink_io.PlinkSet(prefix) as geno:
+        parts = [geno.read(slice(j, j + 1), samples=[4, 0]) for j in range(3)]
+    np.testing.assert_array_equal(pd.concat(parts, axis=1).to_numpy(),
+                                  read_plink(prefix, samples=[4, 0]).to_numpy())
+
+
 def test_write_plink_round_trip(tmp_path):
     exp = expected_frame()
     bed = write_plink(tmp_path / "out", exp)

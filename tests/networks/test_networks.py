@@ -457,3 +457,149 @@ def test_cross_correlation_graph_threshold_is_strict(k):
     expected[expected <= t] = 0.0
     assert np.array_equal(B.toarray(), expected)
     assert B.nnz < A.nnz
+
+
+# --- out-of-core LD graph from a PLINK file set -------------------------------------
+
+from imaging_genetics.io import plink as plink_io  # noqa: E402
+from imaging_genetics.io import read_bim, read_plink, write_plink  # noqa: E402
+from imaging_genetics.networks import ld_graph_plink  # noqa: E402
+
+LD_WINDOW = 2_500
+
+
+@pytest.fixture
+def ld_plink_set(tmp_path):
+    """61 samples x 40 SNPs in LD blocks on chromosomes 2 and 10, .bim rows shuffled
+    (so neither chromosome nor position is sorted), missing calls, a constant SNP,
+    an all-missing SNP and two SNPs at the same position."""
+    rng = np.random.default_rng(30)
+    G = block_genotypes(61, [6, 4, 5, 5, 7, 3, 6, 4], rng, flip=0.08)
+    G[rng.random(G.shape) < 0.05] = np.nan
+    G[:, 9] = 1.0
+    G[:, 30] = np.nan
+    p = G.shape[1]
+    chrom = np.array(["2"] * 22 + ["10"] * 18)
+    pos = np.r_[np.cumsum(rng.integers(200, 900, 22)), np.cumsum(rng.integers(200, 900, 18))]
+    pos[15] = pos[14]
+    perm = rng.permutation(p)
+    ids = [f"rs{k}" for k in range(p)]
+    bim = pd.DataFrame({"chrom": chrom, "snp": ids, "cm": 0.0, "pos": pos, "a1": "A", "a2": "G"}).iloc[perm]
+    frame = pd.DataFrame(G, index=[f"s{i}" for i in range(61)], columns=ids).iloc[:, perm]
+    prefix = tmp_path / "ld"
+    write_plink(prefix, frame, bim=bim.reset_index(drop=True))
+    return prefix
+
+
+def ld_reference(prefix, snps=None, samples=None, window=LD_WINDOW, r2_threshold=0.2):
+    G, bim = read_plink(prefix, snps=snps, samples=samples, return_bim=True)
+    return ld_graph(G, positions=bim, window=window, r2_threshold=r2_threshold), bim
+
+
+def ld_selections(prefix):
+    bim = read_bim(prefix)
+    rng = np.random.default_rng(31)
+    mask = rng.random(len(bim)) < 0.7
+    subset = rng.choice(len(bim), 25, replace=False)  # integer positions, file order shuffled
+    return {
+        "all": None,
+        "mask": mask,
+        "subset": subset,
+        "ids": bim["snp"].iloc[subset[:15]].tolist(),
+        "slice": slice(5, 33),
+    }
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7, 1000])
+@pytest.mark.parametrize("r2_threshold", [0.0, 0.2])
+def test_ld_graph_plink_equals_ld_graph_on_the_whole_matrix(ld_plink_set, chunk_size, r2_threshold):
+    for name, snps in ld_selections(ld_plink_set).items():
+        ref, bim = ld_reference(ld_plink_set, snps=snps, r2_threshold=r2_threshold)
+        A = ld_graph_plink(ld_plink_set, snps=snps, window=LD_WINDOW, r2_threshold=r2_threshold,
+                           chunk_size=chunk_size)
+        assert same_csr(A, ref), name  # same edges, same bits
+        if name == "all":
+            chrom, pos = bim["chrom"].to_numpy(), bim["pos"].to_numpy()
+            i, j = A.nonzero()
+            assert A.nnz > 40 and set(chrom[i]) == {"2", "10"}
+            assert np.all(chrom[i] == chrom[j]) and np.all(np.abs(pos[i] - pos[j]) <= LD_WINDOW)
+            assert np.isfinite(A.data).all() and (A.data >= max(r2_threshold, 1e-300)).all()
+            assert np.all(A.diagonal() == 0) and same_csr(A, A.T.tocsr())
+            const = np.flatnonzero(np.isin(bim["snp"], ["rs9", "rs30"]))
+            assert A[const].nnz == 0
+
+
+def test_ld_graph_plink_samples_and_window(ld_plink_set):
+    samples = [f"s{i}" for i in range(0, 61, 2)]
+    for window, chunk in [(0, 4), (900, 5), (10**9, 6)]:
+        ref, _ = ld_reference(ld_plink_set, samples=samples, window=window, r2_threshold=0.1)
+        A = ld_graph_plink(ld_plink_set, samples=samples, window=window, r2_threshold=0.1, chunk_size=chunk)
+        assert same_csr(A, ref)
+    assert ld_graph_plink(ld_plink_set, snps=np.zeros(40, dtype=bool)).shape == (0, 0)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7])
+def test_ld_graph_plink_holds_one_chunk_plus_the_window_tail(ld_plink_set, monkeypatch, chunk_size):
+    reads, held = [], []
+    real_read, real_pairs = plink_io.PlinkSet.read, networks._pair_abs_corr
+
+    def recording_read(self, snps=None, *args, **kwargs):
+        G = real_read(self, snps, *args, **kwargs)
+        reads.append(list(G.columns))
+        return G
+
+    def recording_pairs(ZAt, ZBt, rows, cols):
+        held.append(ZAt.shape[0])
+        return real_pairs(ZAt, ZBt, rows, cols)
+
+    monkeypatch.setattr(plink_io.PlinkSet, "read", recording_read)
+    monkeypatch.setattr(networks, "_pair_abs_corr", recording_pairs)
+    A = ld_graph_plink(ld_plink_set, window=LD_WINDOW, r2_threshold=0.0, chunk_size=chunk_size)
+    monkeypatch.undo()
+    bim = read_bim(ld_plink_set)
+    assert same_csr(A, ld_reference(ld_plink_set, r2_threshold=0.0)[0])
+    # every SNP read exactly once, never more than a chunk at a time
+    assert all(len(r) <= chunk_size for r in reads)
+    assert sorted(s for r in reads for s in r) == sorted(bim["snp"])
+    # what is held is a chunk plus the SNPs within the window before it
+    srt = bim.sort_values(["chrom", "pos"], kind="stable")
+    chrom, pos = srt["chrom"].to_numpy(), srt["pos"].to_numpy()
+    tail = max(
+        int(((chrom[:c0] == chrom[c0]) & (pos[:c0] >= pos[c0] - LD_WINDOW)).sum())
+        for c0 in range(0, len(srt), chunk_size)
+    )
+    assert held and max(held) <= chunk_size + tail
+    assert tail < len(bim) // 2  # the bound is a real restriction
+
+
+def test_ld_graph_is_bit_identical_under_column_permutation():
+    rng = np.random.default_rng(32)
+    G = block_genotypes(50, [5, 7, 4], rng, flip=0.1)
+    G[rng.random(G.shape) < 0.05] = np.nan
+    pos = np.arange(16) * 700
+    A = ld_graph(G, positions=pos, window=3000, r2_threshold=0.0)
+    perm = rng.permutation(16)
+    C = ld_graph(G[:, perm], positions=pos[perm], window=3000, r2_threshold=0.0)
+    B = A[perm][:, perm].tocsr()
+    B.sort_indices()
+    assert A.nnz > 0 and same_csr(C, B)
+
+
+def test_ld_graph_plink_bad_arguments(ld_plink_set):
+    for bad in (0, -1, 2.5, True, "3", None):
+        with pytest.raises(ValueError, match="chunk_size"):
+            ld_graph_plink(ld_plink_set, chunk_size=bad)
+    for bad in (-1, float("nan"), float("inf"), "500", True):
+        with pytest.raises(ValueError, match="window"):
+            ld_graph_plink(ld_plink_set, window=bad)
+    for bad in (-0.1, 1.5, float("nan"), None, "0.2"):
+        with pytest.raises(ValueError, match="r2_threshold"):
+            ld_graph_plink(ld_plink_set, r2_threshold=bad)
+    with pytest.raises(ValueError, match="snps"):
+        ld_graph_plink(ld_plink_set, snps=np.ones(39, dtype=bool))
+    with pytest.raises(ValueError, match="snps"):
+        ld_graph_plink(ld_plink_set, snps=["rs1", "nope"])
+    with pytest.raises(ValueError, match="samples"):
+        ld_graph_plink(ld_plink_set, samples=["nobody"])
+    with pytest.raises(FileNotFoundError):
+        ld_graph_plink(ld_plink_set.parent / "missing")

@@ -182,3 +182,165 @@ def test_qc_save_load_round_trip(genotypes, tmp_path):
     back = load(qc.save(tmp_path / "qc"))
     pd.testing.assert_frame_equal(back.report_, qc.report_)
     pd.testing.assert_frame_equal(back.transform(genotypes), qc.transform(genotypes))
+
+
+# --- Out-of-core QC of PLINK file sets (GenotypeQC.fit_plink) ------------------------
+
+import bed_reader  # noqa: E402
+
+from imaging_genetics.io import read_plink, write_plink  # noqa: E402
+from imaging_genetics.preprocessing import genotype as genotype_module  # noqa: E402
+
+FITTED = ["call_rate_", "maf_", "a1_frequency_", "hwe_pvalue_", "reason_flags_", "support_",
+          "sample_call_rate_", "sample_mask_", "feature_names_in_"]
+
+
+@pytest.fixture
+def plink_set(tmp_path):
+    """50 samples x 23 SNPs with scattered missing calls, a monomorphic SNP, an HWE
+    failure, a low-call-rate SNP, a SNP called only in left-out samples and two
+    low-call-rate samples."""
+    rng = np.random.default_rng(7)
+    n, p = 50, 23
+    G = rng.binomial(2, rng.uniform(0.1, 0.5, p), size=(n, p)).astype(float)
+    G[rng.random((n, p)) < 0.02] = np.nan
+    G[:, 3] = 0.0  # monomorphic
+    G[5, 3] = np.nan
+    G[:, 9] = 1.0  # all heterozygous: HWE p ~ 1e-14
+    G[:10, 15] = np.nan  # call rate 0.8
+    G[:, 20] = np.nan  # called only in the two samples below
+    G[[0, 1], :] = np.nan  # two samples called at few SNPs ...
+    G[[0, 1], ::4] = 2.0  # ... whose calls would shift the allele frequencies
+    G[np.arange(2, 8), np.arange(0, p, 4)] = np.nan  # no SNP is called in every sample
+    G[-1, 0] = 0.0
+    iids = [f"s{(i * 17) % n:02d}" for i in range(n)]  # not in sorted order
+    frame = pd.DataFrame(G, index=iids, columns=[f"rs{100 + j}" for j in range(p)])
+    write_plink(tmp_path / "geno", frame)
+    return tmp_path / "geno"
+
+
+def assert_same_fit(got, expected):
+    assert sorted(vars(got)) == sorted(vars(expected))  # no fitted attribute missing or extra
+    assert got.n_features_in_ == expected.n_features_in_
+    for name in FITTED:
+        a, b = getattr(got, name), getattr(expected, name)
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        np.testing.assert_array_equal(a, b, err_msg=name)  # exact; NaN == NaN
+    pd.testing.assert_frame_equal(got.report_, expected.report_, check_exact=True)
+    pd.testing.assert_frame_equal(got.sample_report_, expected.sample_report_, check_exact=True)
+
+
+def test_plink_set_exercises_every_rule(plink_set):
+    # The fixture must hit every branch the chunked fit has to reproduce.
+    qc = GenotypeQC().fit(read_plink(plink_set))
+    rep = qc.report_
+    assert rep.loc["rs103", "maf"] == 0.0 and "maf" in rep.loc["rs103", "reason"]
+    assert "hwe" in rep.loc["rs109", "reason"]
+    assert "call rate" in rep.loc["rs115", "reason"]
+    assert np.isnan(rep.loc["rs120", "maf"]) and rep.loc["rs120", "call_rate"] == 0.04
+    assert (qc.call_rate_ < 1).all()
+    assert (~qc.sample_mask_).sum() == 2
+    assert 0 < qc.support_.sum() < 23
+    assert np.isnan(read_plink(plink_set).to_numpy()).mean() > 0.05
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 23, 100])
+def test_fit_plink_matches_fit_on_read_plink(plink_set, chunk_size):
+    expected = GenotypeQC().fit(read_plink(plink_set))
+    got = GenotypeQC().fit_plink(plink_set, chunk_size=chunk_size)
+    assert_same_fit(got, expected)
+    assert got.report_.index.tolist() == [f"rs{100 + j}" for j in range(23)]
+    # transform / low_call_rate_samples take the DataFrame read_plink gives.
+    G = read_plink(plink_set)
+    pd.testing.assert_frame_equal(got.transform(G), expected.transform(G))
+    assert got.transform(G).columns.tolist() == got.feature_names_in_[got.support_].tolist()
+    np.testing.assert_array_equal(got.low_call_rate_samples(G), ~got.sample_mask_)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 100])
+def test_fit_plink_sample_subsets_and_other_thresholds(plink_set, chunk_size):
+    G = read_plink(plink_set)
+    rng = np.random.default_rng(3)
+    iids = rng.permutation(G.index.to_numpy())[:35].tolist()
+    iids += [G.index[0]]  # one of the low-call-rate samples
+    mask = np.arange(50) % 3 != 0
+    params = dict(min_maf=0.1, hwe_pvalue=0.01, min_call_rate=0.95, min_sample_call_rate=0.8)
+    for samples in (iids, [int(i) for i in rng.permutation(50)[:40]], mask):
+        for kw in ({}, params):
+            expected = GenotypeQC(**kw).fit(read_plink(plink_set, samples=samples))
+            got = GenotypeQC(**kw).fit_plink(plink_set, chunk_size=chunk_size, samples=samples)
+            assert_same_fit(got, expected)
+
+
+def test_fit_plink_no_snp_passing_call_rate(plink_set):
+    # Sample call rates then fall back to all SNPs; both fits fail alike after that.
+    errors, fits = [], []
+    for fit in (lambda qc: qc.fit(read_plink(plink_set)), lambda qc: qc.fit_plink(plink_set, chunk_size=4)):
+        qc = GenotypeQC(min_call_rate=1.0, min_sample_call_rate=0.5)
+        with pytest.raises(ValueError, match="no SNP passes QC") as info:
+            fit(qc)
+        errors.append(str(info.value))
+        fits.append(qc)
+    assert errors[0] == errors[1]
+    assert not (fits[0].call_rate_ >= 1.0).any()
+    np.testing.assert_array_equal(fits[1].sample_call_rate_, fits[0].sample_call_rate_)
+    np.testing.assert_array_equal(fits[1].sample_mask_, fits[0].sample_mask_)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 10])
+def test_fit_plink_reads_at_most_chunk_size_snps(plink_set, monkeypatch, chunk_size):
+    reads = []
+    original = bed_reader.open_bed.read
+
+    def recording_read(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        reads.append(out.shape)
+        return out
+
+    monkeypatch.setattr(bed_reader.open_bed, "read", recording_read)
+    qc = GenotypeQC().fit_plink(plink_set, chunk_size=chunk_size)
+    widths = [w for _, w in reads]
+    assert max(widths) <= chunk_size
+    assert sum(widths) == 2 * 23  # two passes over every SNP, nothing else
+    n_kept = int(qc.sample_mask_.sum())
+    assert n_kept == 48
+    half = len(reads) // 2
+    assert [r for r, _ in reads] == [50] * half + [n_kept] * half  # pass 2: kept samples only
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, 10.0, True, "10", None])
+def test_fit_plink_bad_chunk_size(plink_set, bad):
+    with pytest.raises((TypeError, ValueError), match="chunk_size"):
+        GenotypeQC().fit_plink(plink_set, chunk_size=bad)
+
+
+def test_fit_plink_out_of_range_dosages_name_the_snp(plink_set, monkeypatch):
+    # A .bed only holds 0/1/2/missing, so out-of-range values are injected into the chunks.
+    def corrupt(frame):
+        frame = frame.copy()
+        for snp, value in (("rs104", 3.0), ("rs112", -1.0)):
+            if snp in frame.columns:
+                frame.iloc[2, frame.columns.get_loc(snp)] = value
+        return frame
+
+    original = genotype_module.iter_plink
+
+    def corrupted_iter(*args, **kwargs):
+        for frame, bim in original(*args, **kwargs):
+            yield corrupt(frame), bim
+
+    monkeypatch.setattr(genotype_module, "iter_plink", corrupted_iter)
+    with pytest.raises(ValueError) as expected:
+        GenotypeQC().fit(corrupt(read_plink(plink_set)))
+    for chunk_size in (1, 7, 100):
+        with pytest.raises(ValueError, match=r"outside \[0, 2\].*rs104.*rs112") as got:
+            GenotypeQC().fit_plink(plink_set, chunk_size=chunk_size)
+        assert str(got.value) == str(expected.value)
+
+
+def test_fit_plink_save_load_round_trip(plink_set, tmp_path):
+    qc = GenotypeQC().fit_plink(plink_set, chunk_size=5)
+    back = load(qc.save(tmp_path / "qc"))
+    pd.testing.assert_frame_equal(back.report_, qc.report_)
+    G = read_plink(plink_set)
+    pd.testing.assert_frame_equal(back.transform(G), qc.transform(G))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import sys
 import tempfile
 import warnings
@@ -23,7 +22,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import cca_data, nmf_data, write_study  # noqa: E402

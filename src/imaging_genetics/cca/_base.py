@@ -22,9 +22,8 @@ checks this against a transcription of ``mts2cca.m``.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import warnings
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,7 +35,6 @@ from .._stats import pearson
 from .._validation import (
     EPS,
     check_adjacency,
-    check_matrices,
     check_matrix,
     check_penalty,
     check_positive_int,

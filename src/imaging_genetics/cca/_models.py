@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from .._validation import EPS, check_penalty
-from ._base import BaseSparseCCA, _Context
+from ._base import BaseSparseCCA
 from ._core import L1, L21, Fusion, GraphNet, GroupL21, LinearSolver, Ridge
 
 __all__ = ["MTS2CCA", "MTSCCA", "MTGSCCA", "SCCA", "JCBSCCA", "TCCA"]

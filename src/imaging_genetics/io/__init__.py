@@ -3,7 +3,7 @@ sample-aligned :class:`Views`."""
 
 from __future__ import annotations
 
-from .plink import iter_plink, read_bim, read_fam, read_plink, write_plink
+from .plink import PlinkSet, iter_plink, read_bim, read_fam, read_plink, write_plink
 from .tables import read_table
 from .views import Views
 from .study import Study, load_study
@@ -14,6 +14,7 @@ __all__ = [
     "read_bim",
     "read_fam",
     "iter_plink",
+    "PlinkSet",
     "write_plink",
     "read_table",
     "write_table",

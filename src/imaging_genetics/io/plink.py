@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_plink", "read_bim", "read_fam", "write_plink", "iter_plink", "plink_paths"]
+__all__ = ["read_plink", "read_bim", "read_fam", "write_plink", "iter_plink", "plink_paths", "PlinkSet"]
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,95 @@ def _resolve_index(
     return idx.astype(np.int64)
 
 
+class PlinkSet:
+    """A PLINK 1 binary file set opened once for many reads.
+
+    The ``.bim`` and ``.fam`` are read and the ``.bed`` checked (magic bytes, size)
+    when it is opened, and the ``.bed`` stays open, so reading a large set chunk
+    by chunk (:func:`iter_plink`, ``GenotypeQC.fit_plink``,
+    ``networks.ld_graph_plink``) does not re-read the tables for every chunk.
+    :func:`read_plink` is one :meth:`read` of a set opened for it.
+
+    Parameters
+    ----------
+    prefix : str or path
+        File-set prefix, e.g. ``"data/geno"``.
+    num_threads : int, optional
+        Threads for bed-reader (default: its own default).
+
+    Attributes
+    ----------
+    bim : DataFrame, one row per SNP (``chrom``, ``snp``, ``cm``, ``pos``, ``a1``, ``a2``)
+    fam : DataFrame, one row per sample
+    paths : dict of the three file paths
+
+    Examples
+    --------
+    >>> with PlinkSet("data/geno") as geno:                        # doctest: +SKIP
+    ...     G = geno.read(snps=slice(0, 10_000), samples=train_ids)
+    """
+
+    def __init__(self, prefix: str | os.PathLike, num_threads: int | None = None) -> None:
+        self.paths = plink_paths(prefix)
+        for ext, what in (("bed", "genotype (.bed)"), ("bim", "variant (.bim)"), ("fam", "sample (.fam)")):
+            _require(self.paths[ext], what)
+        self.bim = read_bim(prefix)
+        self.fam = read_fam(prefix)
+        _check_bed(self.paths["bed"], len(self.fam), len(self.bim), self.paths)
+        self.num_threads = num_threads
+        self._bed = None
+        self._snp_names = pd.Index(self.bim["snp"])
+        self._iid_names = pd.Index(self.fam["iid"])
+
+    def __enter__(self) -> "PlinkSet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the ``.bed`` (reopened by the next :meth:`read`)."""
+        if self._bed is not None:
+            self._bed.__exit__(None, None, None)
+            self._bed = None
+
+    def snp_index(self, snps: Any) -> np.ndarray | slice:
+        """Positions in the ``.bim`` of a SNP selection, as :meth:`read` takes it."""
+        return _resolve_index(snps, self._snp_names, "snps", self.paths["bim"])
+
+    def read(self, snps: Any = None, samples: Any = None, *, dtype: str = "float64",
+             return_bim: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+        """Dosages of the selected SNPs and samples; see :func:`read_plink`."""
+        from bed_reader import open_bed
+
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        bim, fam, paths = self.bim, self.fam, self.paths
+        snp_idx = self.snp_index(snps)
+        iid_idx = _resolve_index(samples, self._iid_names, "samples", paths["fam"])
+        _check_padding(paths["bed"], fam, len(bim), snp_idx, paths)
+        bim_sel = bim.iloc[snp_idx].reset_index(drop=True)
+        fam_sel = fam.iloc[iid_idx]
+        if len(bim_sel) == 0 or len(fam_sel) == 0:
+            values = np.empty((len(fam_sel), len(bim_sel)), dtype=dtype)
+        else:
+            if self._bed is None:
+                self._bed = open_bed(paths["bed"], iid_count=len(fam), sid_count=len(bim), count_A1=True,
+                                     num_threads=self.num_threads).__enter__()
+            values = self._bed.read(index=np.s_[iid_idx, snp_idx], dtype=dtype, order="C")
+        frame = pd.DataFrame(
+            values,
+            index=pd.Index(fam_sel["iid"].to_numpy(), name="IID"),
+            columns=pd.Index(bim_sel["snp"].to_numpy(), name="SNP"),
+            copy=False,
+        )
+        log.debug(
+            "read_plink: %s: %d samples x %d SNPs (of %d x %d in the file set)",
+            paths["bed"], frame.shape[0], frame.shape[1], len(fam), len(bim),
+        )
+        return (frame, bim_sel) if return_bim else frame
+
+
 def read_plink(
     prefix: str | os.PathLike,
     snps: Any = None,
@@ -312,43 +401,14 @@ def read_plink(
     >>> G = read_plink("data/geno")                      # doctest: +SKIP
     >>> G, bim = read_plink("data/geno", snps=slice(0, 1000), return_bim=True)  # doctest: +SKIP
     """
-    from bed_reader import open_bed
-
-    paths = plink_paths(prefix)
-    for ext, what in (("bed", "genotype (.bed)"), ("bim", "variant (.bim)"), ("fam", "sample (.fam)")):
-        _require(paths[ext], what)
-    bim = read_bim(prefix)
-    fam = read_fam(prefix)
-    _check_bed(paths["bed"], len(fam), len(bim), paths)
-    if dtype not in ("float64", "float32"):
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    snp_idx = _resolve_index(snps, pd.Index(bim["snp"]), "snps", paths["bim"])
-    iid_idx = _resolve_index(samples, pd.Index(fam["iid"]), "samples", paths["fam"])
-    _check_padding(paths["bed"], fam, len(bim), snp_idx, paths)
-    bim_sel = bim.iloc[snp_idx].reset_index(drop=True)
-    fam_sel = fam.iloc[iid_idx]
-    if len(bim_sel) == 0 or len(fam_sel) == 0:
-        values = np.empty((len(fam_sel), len(bim_sel)), dtype=dtype)
-    else:
-        with open_bed(
-            paths["bed"],
-            iid_count=len(fam),
-            sid_count=len(bim),
-            count_A1=True,
-            num_threads=num_threads,
-        ) as bed:
-            values = bed.read(index=np.s_[iid_idx, snp_idx], dtype=dtype, order="C")
-    frame = pd.DataFrame(
-        values,
-        index=pd.Index(fam_sel["iid"].to_numpy(), name="IID"),
-        columns=pd.Index(bim_sel["snp"].to_numpy(), name="SNP"),
-        copy=False,
-    )
+    with PlinkSet(prefix, num_threads=num_threads) as geno:
+        out = geno.read(snps, samples, dtype=dtype, return_bim=return_bim)
+    frame = out[0] if return_bim else out
     log.info(
         "read_plink: %s: %d samples x %d SNPs (of %d x %d in the file set)",
-        paths["bed"], frame.shape[0], frame.shape[1], len(fam), len(bim),
+        geno.paths["bed"], frame.shape[0], frame.shape[1], len(geno.fam), len(geno.bim),
     )
-    return (frame, bim_sel) if return_bim else frame
+    return out
 
 
 def iter_plink(
@@ -360,6 +420,8 @@ def iter_plink(
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """Read a large PLINK file set in consecutive chunks of SNPs.
 
+    The ``.bim`` and ``.fam`` are read once (:class:`PlinkSet`), not per chunk.
+
     Yields
     ------
     (genotypes, bim) : DataFrame of shape (n_samples, <= chunk_size) and its ``.bim`` rows
@@ -368,12 +430,10 @@ def iter_plink(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    n_snps = len(read_bim(prefix))
-    for start in range(0, n_snps, chunk_size):
-        yield read_plink(
-            prefix, snps=slice(start, min(start + chunk_size, n_snps)), samples=samples,
-            dtype=dtype, return_bim=True,
-        )
+    with PlinkSet(prefix) as geno:
+        n_snps = len(geno.bim)
+        for start in range(0, n_snps, chunk_size):
+            yield geno.read(slice(start, min(start + chunk_size, n_snps)), samples, dtype=dtype, return_bim=True)
 
 
 def write_plink(

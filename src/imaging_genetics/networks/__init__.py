@@ -9,6 +9,8 @@
   of two matrices on the same samples, thresholded and optionally top-k.
 * :func:`ld_graph` — SNP linkage-disequilibrium graph, r² within a window along each
   chromosome; built in blocks, never as a dense p x p matrix.
+* :func:`ld_graph_plink` — the same graph from a PLINK file set too large for
+  memory, read in chunks of SNPs.
 * :func:`graph_from_edges` — any edge list (PPI network, connectome, SNP-gene map),
   square or cross-modality.
 * :func:`laplacian` — ``L = D - A``.
@@ -33,6 +35,7 @@ __all__ = [
     "knn_graph",
     "cross_correlation_graph",
     "ld_graph",
+    "ld_graph_plink",
     "graph_from_edges",
     "laplacian",
     "normalized_adjacency",
@@ -44,17 +47,23 @@ log = logging.getLogger(__name__)
 _BLOCK = 2048
 
 
-def _standardize(X: np.ndarray) -> np.ndarray:
-    """Centre columns (NaN -> column mean) and scale to unit norm; constant -> 0."""
-    X = np.array(X, dtype=np.float64, copy=True)
+def _standardize(X: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Centre the columns (``axis=0``) or rows (``axis=1``), NaN -> their mean, and
+    scale them to unit norm; constant -> 0.
+
+    With ``axis=1`` the result is C-ordered and its sums run along each row, so a
+    row's values depend on that row alone, whatever the other rows (the LD graph
+    relies on this to give the same bits however the SNPs are chunked).
+    """
+    X = np.array(X, dtype=np.float64, copy=True, order="C" if axis == 1 else "K")
     if np.isnan(X).any():
-        means = np.nanmean(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
+        means = np.nanmean(np.where(np.isnan(X).all(axis=axis, keepdims=True), 0.0, X), axis=axis)
         means = np.where(np.isnan(means), 0.0, means)
         idx = np.where(np.isnan(X))
-        X[idx] = np.take(means, idx[1])
-    X -= X.mean(axis=0)
-    norms = np.sqrt((X * X).sum(axis=0))
-    scale = np.where(norms > EPS * max(1.0, float(np.sqrt(X.shape[0]))), 1.0 / np.maximum(norms, EPS), 0.0)
+        X[idx] = np.take(means, idx[1 - axis])
+    X -= X.mean(axis=axis, keepdims=True)
+    norms = np.sqrt((X * X).sum(axis=axis, keepdims=True))
+    scale = np.where(norms > EPS * max(1.0, float(np.sqrt(X.shape[axis]))), 1.0 / np.maximum(norms, EPS), 0.0)
     return X * scale
 
 
@@ -215,10 +224,15 @@ def _top_k_pairs(
         rows_out.append(ii[keep])
         cols_out.append(jj[keep])
         vals_out.append(vals[keep])
-    if not rows_out:
+    return _joined_edges(rows_out, cols_out, vals_out)
+
+
+def _joined_edges(rows: list, cols: list, vals: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge lists gathered block by block, as three arrays (empty when no block had one)."""
+    if not rows:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0)
-    return np.concatenate(rows_out), np.concatenate(cols_out), np.concatenate(vals_out)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
 
 def _check_whole(value: Any, name: str) -> int:
@@ -366,6 +380,119 @@ def cross_correlation_graph(
     return A
 
 
+# --- LD graphs -----------------------------------------------------------------------
+#
+# ld_graph (in memory) and ld_graph_plink (out of core) share one engine,
+# :func:`_ld_pairs`, which reads the SNPs in (chromosome, position) order, a chunk at a
+# time, and keeps from earlier chunks only the SNPs within the window. The graph is
+# the same, bit for bit, whatever the chunking:
+#
+# * each SNP is standardised on its own (:func:`_standardize` along rows);
+# * a pair's r is recomputed from its two SNPs alone (:func:`_pair_abs_corr`); the
+#   blockwise BLAS product only screens the candidates, with a margin larger than
+#   its rounding error.
+
+
+def _check_window(window: Any) -> Any:
+    if isinstance(window, bool) or not isinstance(window, numbers.Real) or not np.isfinite(window) or window < 0:
+        raise ValueError(f"window must be a finite number >= 0, got {window!r}")
+    return window
+
+
+def _check_r2_threshold(r2_threshold: Any) -> float:
+    if (
+        isinstance(r2_threshold, bool)
+        or not isinstance(r2_threshold, numbers.Real)
+        or not 0 <= r2_threshold <= 1
+    ):
+        raise ValueError(f"r2_threshold must be in [0, 1], got {r2_threshold!r}")
+    return float(r2_threshold)
+
+
+def _ld_layout(pos: np.ndarray, chromosomes: Any, window: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order of the SNPs by (chromosome, position), and along it a key monotone in
+    (chromosome, position) that puts chromosomes more than ``window`` apart, and the
+    chromosome codes. ``chromosomes`` None: one chromosome."""
+    p = len(pos)
+    if chromosomes is None:
+        chrom_codes = np.zeros(p, dtype=np.int64)
+    else:
+        _, chrom_codes = np.unique(np.asarray(chromosomes).astype(str), return_inverse=True)
+        chrom_codes = chrom_codes.reshape(-1)
+    order = np.lexsort((pos, chrom_codes))
+    spos, schrom = pos[order], chrom_codes[order]
+    low = np.nanmin(pos) if p else 0.0
+    span = (np.nanmax(pos) - low if p else 0.0) + window + 1.0
+    key = schrom * span + (spos - low)
+    return order, key, schrom
+
+
+def _window_start(key: np.ndarray, j: int, window: Any) -> int:
+    """First sorted SNP i with ``key[j] - key[i] <= window`` (the same comparison as
+    the edge mask, so rounding in ``key[j] - window`` cannot drop a pair)."""
+    a = int(np.searchsorted(key, key[j] - window, side="left"))
+    while a > 0 and key[j] - key[a - 1] <= window:
+        a -= 1
+    while a < j and key[j] - key[a] > window:
+        a += 1
+    return a
+
+
+def _ld_pairs(
+    read: Any, key: np.ndarray, schrom: np.ndarray, window: Any, r2_threshold: float, chunk: int, block: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges ``(i, j, r²)``, ``i < j`` positions in the sorted order, of the SNPs
+    sorted by ``key`` (from :func:`_ld_layout`).
+
+    ``read(a, b)`` returns the dosages, shape (n_samples, b - a), of sorted SNPs
+    ``a..b-1``. Each SNP is read once, in chunks of ``chunk``; besides the chunk only
+    the standardised SNPs within ``window`` before it are held. The screening
+    products cover ``block`` SNPs at a time.
+    """
+    p = len(key)
+    thr = max(r2_threshold, EPS)
+    rows, cols, vals = [], [], []
+    Zt = np.empty((0, 0))  # standardised SNPs z_lo..c0-1 (rows), C order
+    z_lo = 0
+    with one_blas_thread():  # as in correlation_graph
+        for c0 in range(0, p, chunk):
+            c1 = min(c0 + chunk, p)
+            new = _standardize(np.asarray(read(c0, c1)).T, axis=1)
+            lo = _window_start(key, c0, window)
+            Zt = np.concatenate([Zt[lo - z_lo:], new]) if lo < c0 else new
+            z_lo = lo
+            # both |r| are within about n*eps of the exact value (unit-norm rows)
+            cut = np.sqrt(thr) - 8.0 * (Zt.shape[1] + 2) * EPS
+            for s in range(c0, c1, block):
+                t = min(s + block, c1)
+                a = _window_start(key, s, window)
+                R = Zt[s - z_lo:t - z_lo] @ Zt[a - z_lo:t - z_lo].T  # (j in s..t-1, i in a..t-1)
+                cand = (
+                    (np.arange(a, t)[None, :] < np.arange(s, t)[:, None])
+                    & (key[s:t][:, None] - key[a:t][None, :] <= window)
+                    & (schrom[s:t][:, None] == schrom[a:t][None, :])
+                    & (np.abs(R) >= cut)
+                )
+                jj, ii = np.nonzero(cand)
+                if not len(ii):
+                    continue
+                ii, jj = ii + a, jj + s
+                r = _pair_abs_corr(Zt, Zt, ii - z_lo, jj - z_lo)
+                r2 = r * r
+                keep = r2 >= thr
+                rows.append(ii[keep])
+                cols.append(jj[keep])
+                vals.append(r2[keep])
+    return _joined_edges(rows, cols, vals)
+
+
+def _symmetric_graph(r: np.ndarray, c: np.ndarray, v: np.ndarray, p: int) -> sp.csr_matrix:
+    A = sp.coo_matrix((np.r_[v, v], (np.r_[r, c], np.r_[c, r])), shape=(p, p)).tocsr()
+    A.sum_duplicates()
+    A.sort_indices()
+    return A
+
+
 def ld_graph(
     genotypes: Any,
     positions: Any = None,
@@ -377,7 +504,9 @@ def ld_graph(
 
     Only pairs on the same chromosome within ``window`` of each other and with
     ``r² >= r2_threshold`` become edges. The correlation is computed in blocks of
-    neighbouring SNPs, so memory grows with the number of edges, not with p².
+    neighbouring SNPs, so memory grows with the number of edges, not with p². Each
+    weight depends only on its two SNPs (bit for bit), so the graph is the same as
+    :func:`ld_graph_plink` gives on the file the genotypes came from.
 
     Parameters
     ----------
@@ -391,6 +520,9 @@ def ld_graph(
         Maximum distance between linked SNPs: in SNPs (default 100) when
         ``positions`` is None, else in base pairs (default 500,000).
     r2_threshold : float, default 0.2
+        Each candidate pair's r² is recomputed from its two SNPs alone; with 0 every
+        pair within the window is one, which costs several times more than a
+        threshold that prunes most pairs.
     chromosomes : array-like of shape (n_snps,), optional
         Chromosome of each SNP; pairs on different chromosomes are never linked.
 
@@ -400,8 +532,7 @@ def ld_graph(
     """
     G = _as_matrix(genotypes, "genotypes")
     p = G.shape[1]
-    if not 0 <= r2_threshold <= 1:
-        raise ValueError(f"r2_threshold must be in [0, 1], got {r2_threshold}")
+    r2_threshold = _check_r2_threshold(r2_threshold)
     if isinstance(positions, pd.DataFrame):
         missing = {"chrom", "pos"} - set(positions.columns)
         if missing:
@@ -417,53 +548,85 @@ def ld_graph(
         window = 500_000 if window is None else window
         if pos.shape != (p,):
             raise ValueError(f"positions: expected {p} positions (one per SNP), got shape {pos.shape}")
-    if window < 0:
-        raise ValueError(f"window must be >= 0, got {window}")
-    if chromosomes is None:
-        chrom_codes = np.zeros(p, dtype=np.int64)
-    else:
-        chrom = np.asarray(chromosomes)
-        if chrom.shape != (p,):
-            raise ValueError(f"chromosomes: expected {p} entries, got shape {chrom.shape}")
-        _, chrom_codes = np.unique(chrom.astype(str), return_inverse=True)
+    window = _check_window(window)
+    if chromosomes is not None and np.shape(chromosomes) != (p,):
+        raise ValueError(f"chromosomes: expected {p} entries, got shape {np.shape(chromosomes)}")
     # Walk SNPs sorted by (chromosome, position); map edges back to column order.
-    order = np.lexsort((pos, chrom_codes))
-    spos, schrom = pos[order], chrom_codes[order]
-    # A key that is monotone in (chromosome, position) and puts chromosomes far apart.
-    span = (np.nanmax(pos) - np.nanmin(pos) if p else 0.0) + window + 1.0
-    key = schrom * span + (spos - (np.nanmin(pos) if p else 0.0))
-    rows, cols, vals = [], [], []
+    order, key, schrom = _ld_layout(pos, chromosomes, window)
     # A block's products span block + window columns; with a window counted in
-    # SNPs, blocks of about twice the window keep that waste small.
+    # SNPs, blocks of about twice the window keep that waste small. Each chunk is
+    # standardised once, so no standardised copy of the whole matrix is ever held.
     block = int(np.clip(2 * window, 64, 512)) if positions is None else 512
-    with one_blas_thread():  # as in correlation_graph
-        for start in range(0, p, block):
-            stop = min(start + block, p)
-            end = int(np.searchsorted(key, key[stop - 1] + window, side="right"))
-            # Standardise only the columns this block needs (each column on its own),
-            # so no standardised copy of the whole genotype matrix is ever held.
-            Z = _standardize(G[:, order[start:end]])
-            R = Z[:, :stop - start].T @ Z
-            R2 = R * R
-            i_idx = np.arange(start, stop)[:, None]
-            j_idx = np.arange(start, end)[None, :]
-            keep = (
-                (j_idx > i_idx)
-                & (np.abs(key[start:end][None, :] - key[start:stop][:, None]) <= window)
-                & (schrom[start:end][None, :] == schrom[start:stop][:, None])
-                & (R2 >= max(r2_threshold, EPS))
-            )
-            ii, jj = np.nonzero(keep)
-            rows.append(ii + start)
-            cols.append(jj + start)
-            vals.append(np.minimum(R2[ii, jj], 1.0))
-    r = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
-    c = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
-    v = np.concatenate(vals) if vals else np.empty(0)
-    r, c = order[r], order[c]
-    A = sp.coo_matrix((np.r_[v, v], (np.r_[r, c], np.r_[c, r])), shape=(p, p)).tocsr()
-    A.sum_duplicates()
-    return A
+    r, c, v = _ld_pairs(lambda a, b: G[:, order[a:b]], key, schrom, window, r2_threshold, block, block)
+    return _symmetric_graph(order[r], order[c], v, p)
+
+
+def ld_graph_plink(
+    prefix: str | os.PathLike,
+    snps: Any = None,
+    samples: Any = None,
+    window: int = 500_000,
+    r2_threshold: float = 0.2,
+    chunk_size: int = 10_000,
+) -> sp.csr_matrix:
+    """LD graph of a PLINK file set too large for memory, read in chunks of SNPs.
+
+    The same graph, bit for bit, as ``ld_graph(read_plink(prefix, snps=snps,
+    samples=samples), positions=<.bim rows of those SNPs>, window=window,
+    r2_threshold=r2_threshold)``: ``A_ij = r²`` for SNPs on the same chromosome
+    (``.bim`` column 1) at most ``window`` base pairs apart (column 4) with
+    ``r² >= r2_threshold``. The SNPs are read in (chromosome, position) order, so
+    the ``.bim`` need not be sorted, ``chunk_size`` at a time; memory holds one
+    chunk plus the SNPs within ``window`` before it (standardised, float64), each
+    SNP is read once, and the result is the same for every ``chunk_size``.
+
+    Parameters
+    ----------
+    prefix : str or path
+        File-set prefix, as for :func:`imaging_genetics.io.read_plink`.
+    snps : None, slice, sequence of SNP IDs, integer positions or boolean mask, optional
+        The SNPs of the graph, as ``read_plink`` takes them (a boolean mask has one
+        entry per ``.bim`` line, e.g. ``GenotypeQC(...).support_``). Rows and columns
+        of the result follow this order. Default: all.
+    samples : None, slice, sequence of IIDs, integer positions or boolean mask, optional
+        The samples the correlations are computed on, as ``read_plink`` takes them.
+    window : int, default 500,000
+        Maximum distance in base pairs between linked SNPs.
+    r2_threshold : float, default 0.2
+    chunk_size : int, default 10,000
+        SNPs read at once.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n_selected, n_selected)
+        Symmetric, zero diagonal.
+    """
+    from ..io.plink import PlinkSet
+
+    chunk = _check_whole(chunk_size, "chunk_size")
+    window = _check_window(500_000 if window is None else window)
+    r2_threshold = _check_r2_threshold(r2_threshold)
+    with PlinkSet(prefix) as geno:  # .bim and .fam read once, the .bed kept open across chunks
+        idx = geno.snp_index(snps)
+        idx = np.arange(len(geno.bim))[idx] if isinstance(idx, slice) else np.asarray(idx, dtype=np.int64)
+        p = len(idx)
+        if p == 0:
+            return sp.csr_matrix((0, 0))
+        selected = geno.bim.iloc[idx]
+        order, key, schrom = _ld_layout(
+            np.asarray(selected["pos"].to_numpy(), dtype=np.float64), selected["chrom"].to_numpy(), window
+        )
+        file_rows = idx[order]
+
+        def read(a: int, b: int) -> np.ndarray:
+            rows = file_rows[a:b]
+            if rows[-1] - rows[0] == b - a - 1 and (np.diff(rows) == 1).all():
+                rows = slice(int(rows[0]), int(rows[-1]) + 1)  # a run of the file: a plain slice
+            # dosages 0/1/2/NaN are exact in float32: half the memory, the same values
+            return geno.read(rows, samples, dtype="float32").to_numpy()
+
+        r, c, v = _ld_pairs(read, key, schrom, window, r2_threshold, chunk, min(chunk, 512))
+    return _symmetric_graph(order[r], order[c], v, p)
 
 
 def _read_edges(edges: Any) -> pd.DataFrame:

@@ -4,12 +4,15 @@ Hardy-Weinberg exact test."""
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_matrix, check_positive_int
+from ..io.plink import iter_plink
 from ._base import _Transformer
 
 __all__ = ["GenotypeQC", "hwe_exact_pvalue"]
@@ -21,6 +24,56 @@ _TIE_TOLERANCE = 1e-7
 
 # Bits of GenotypeQC.reason_flags_.
 _CALL_RATE, _MAF, _HWE = 1, 2, 4
+
+# dtype of the chunks read by GenotypeQC.fit_plink. A .bed holds hard calls only, which
+# decode to exactly 0, 1, 2 or NaN; float32 represents these exactly, and every
+# statistic is a count or a sum of them accumulated in int64/float64 (see
+# _allele_counts), so float32 halves the memory of a chunk and gives bit-identical
+# results to a float64 read.
+_PLINK_DTYPE = "float32"
+
+
+# Per-block statistics. Each takes a dosage block G of shape (n_samples, n_snps_block)
+# and returns per-SNP (length n_snps_block) or per-sample (length n_samples) integer
+# counts or float64 sums; the counts of disjoint SNP blocks concatenate, and those of
+# the whole matrix are one block. GenotypeQC.fit runs them once on the whole matrix and
+# GenotypeQC.fit_plink once per chunk of SNPs, so both share every formula.
+
+
+def _out_of_range(G: np.ndarray) -> np.ndarray:
+    """Number of values outside [0, 2] per SNP."""
+    return ((G < 0) | (G > 2)).sum(axis=0)
+
+
+def _range_error(n_bad: int, columns: list[str]) -> ValueError:
+    return ValueError(
+        f"GenotypeQC: {n_bad} value(s) outside [0, 2] in column(s) {columns}; "
+        "expected additive allele dosages (0, 1, 2; NaN for missing)"
+    )
+
+
+def _call_rate(n_called: np.ndarray, n: int) -> np.ndarray:
+    """Call rate from a count of calls out of ``n``."""
+    return n_called / n
+
+
+def _call_counts(G: np.ndarray, min_call_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calls per SNP, and per sample the calls over the SNPs of the block whose call
+    rate (over the block's rows, i.e. all training samples) is >= min_call_rate and
+    over all SNPs of the block."""
+    called = ~np.isnan(G)
+    snp_calls = called.sum(axis=0)
+    passing = _call_rate(snp_calls, G.shape[0]) >= min_call_rate
+    return snp_calls, called[:, passing].sum(axis=1), called.sum(axis=1)
+
+
+def _allele_counts(G: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per SNP: calls, sum of the dosages (float64), and hard-call genotype counts
+    (dosages rounded to 0/1/2) ``n_hom_a2``, ``n_het``, ``n_hom_a1``."""
+    n_called = (~np.isnan(G)).sum(axis=0)
+    dosage_sum = np.nansum(G, axis=0, dtype=np.float64)
+    hard = np.round(G)
+    return n_called, dosage_sum, (hard == 0).sum(axis=0), (hard == 1).sum(axis=0), (hard == 2).sum(axis=0)
 
 
 def _het_distribution(n: int, n_rare: int) -> np.ndarray:
@@ -181,15 +234,6 @@ class GenotypeQC(_Transformer):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
                 raise ValueError(f"GenotypeQC: {name} must be a number in [0, {upper}], got {value!r}")
 
-    def _check_dosages(self, G: np.ndarray, names: np.ndarray) -> None:
-        bad = (G < 0) | (G > 2)
-        if bad.any():
-            cols = names[bad.any(axis=0)][:5].tolist()
-            raise ValueError(
-                f"GenotypeQC: {int(bad.sum())} value(s) outside [0, 2] in column(s) {cols}; "
-                "expected additive allele dosages (0, 1, 2; NaN for missing)"
-            )
-
     def fit(self, X: Any, y: Any = None) -> "GenotypeQC":
         """Compute the QC statistics on training genotypes.
 
@@ -203,20 +247,113 @@ class GenotypeQC(_Transformer):
         ------
         ValueError
             Values outside [0, 2], invalid thresholds, no sample or no SNP passing.
+
+        See Also
+        --------
+        fit_plink : the same on a PLINK file set larger than memory.
         """
         self._check_params()
         G = self._validate(X, reset=True)
-        names = self._input_names()
-        self._check_dosages(G, names)
-        called = ~np.isnan(G)
-        # 1. SNP call rate over all training samples.
-        self.call_rate_ = called.mean(axis=0)
-        snp_called = self.call_rate_ >= self.min_call_rate
-        # 2. Sample call rate over the SNPs that pass the call-rate threshold.
-        if snp_called.any():
-            self.sample_call_rate_ = called[:, snp_called].mean(axis=1)
+        bad = _out_of_range(G)
+        if bad.any():
+            raise _range_error(int(bad.sum()), self._input_names()[bad > 0][:5].tolist())
+        # 1-2. SNP call rates; sample call rates over the SNPs that pass.
+        self._set_call_rates(G.shape[0], *_call_counts(G, self.min_call_rate))
+        # 3. Allele frequencies and HWE over the samples that pass.
+        self._set_allele_statistics(*_allele_counts(G[self.sample_mask_]))
+        self._set_flags()
+        return self
+
+    def fit_plink(
+        self, prefix: str | os.PathLike, chunk_size: int = 10_000, samples: Any = None
+    ) -> "GenotypeQC":
+        """Compute the QC statistics on a PLINK file set, ``chunk_size`` SNPs at a time.
+
+        Fits the same state as ``fit(read_plink(prefix, samples=samples))``
+        (``feature_names_in_`` = SNP IDs) while holding at most one chunk of
+        ``n_samples x chunk_size`` genotypes in memory (as float32), plus vectors of
+        length n_samples and n_snps. The file is read twice: pass 1 gives the SNP call
+        rates and, per sample, the calls over the SNPs that pass them; pass 2 reads the
+        kept samples only and counts alleles and genotypes. ``transform`` then takes
+        DataFrames whose columns are the SNP IDs, e.g. ``read_plink(prefix, snps=...)``.
+
+        Parameters
+        ----------
+        prefix : str or path
+            PLINK 1 file-set prefix (``.bed``/``.bim``/``.fam``).
+        chunk_size : int, default 10_000
+            SNPs read at a time (memory ~ 4 bytes x n_samples x chunk_size, a few times
+            over for temporaries).
+        samples : None, slice, sequence of IIDs, integer positions or boolean mask
+            Training samples, as in :func:`imaging_genetics.io.read_plink` (default all).
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``chunk_size`` not an integer >= 1; otherwise as :meth:`fit` and
+            :func:`~imaging_genetics.io.read_plink`.
+
+        Examples
+        --------
+        >>> qc = GenotypeQC().fit_plink("data/geno", chunk_size=20_000)   # doctest: +SKIP
+        >>> kept = qc.feature_names_in_[qc.support_]                       # doctest: +SKIP
+        >>> G = qc.transform(read_plink("data/geno", snps=qc.feature_names_in_))  # doctest: +SKIP
+        """
+        self._check_params()
+        chunk_size = check_positive_int(chunk_size, "GenotypeQC.fit_plink: chunk_size")
+        # Pass 1: SNP call rates, per-sample calls, value range.
+        snp_ids, snp_calls, iids = [], [], None
+        sample_calls_passing = sample_calls_all = None
+        n_bad, bad_columns = 0, []
+        for frame, _ in iter_plink(prefix, chunk_size, samples=samples, dtype=_PLINK_DTYPE):
+            G = check_matrix(frame, "GenotypeQC: X", allow_nan=True, dtype=frame.dtypes.iloc[0])
+            names = np.array([str(c) for c in frame.columns], dtype=str)
+            bad = _out_of_range(G)
+            n_bad += int(bad.sum())
+            bad_columns += names[bad > 0][: 5 - len(bad_columns)].tolist()
+            calls, passing, everything = _call_counts(G, self.min_call_rate)
+            if iids is None:
+                iids = frame.index.to_numpy()
+                sample_calls_passing, sample_calls_all = passing, everything
+            else:
+                sample_calls_passing += passing
+                sample_calls_all += everything
+            snp_ids.append(names)
+            snp_calls.append(calls)
+        if iids is None:
+            raise ValueError("GenotypeQC: X: needs at least 1 feature(s) (columns), got 0")
+        if n_bad:
+            raise _range_error(n_bad, bad_columns)
+        snp_ids = np.concatenate(snp_ids)  # as _validate makes them from a DataFrame's columns
+        self.n_features_in_ = len(snp_ids)
+        self.feature_names_in_ = snp_ids
+        self._set_call_rates(len(iids), np.concatenate(snp_calls), sample_calls_passing,
+                             sample_calls_all)
+        del snp_calls, sample_calls_passing, sample_calls_all
+        # Pass 2: allele and genotype counts over the kept samples only.
+        kept = samples if self.sample_mask_.all() else iids[self.sample_mask_].tolist()
+        counts, offset = [], 0
+        for frame, _ in iter_plink(prefix, chunk_size, samples=kept, dtype=_PLINK_DTYPE):
+            names = np.array([str(c) for c in frame.columns], dtype=str)
+            if not np.array_equal(names, snp_ids[offset:offset + len(names)]):
+                raise RuntimeError(f"GenotypeQC.fit_plink: {prefix}: the SNPs changed between the two passes")
+            offset += len(names)
+            counts.append(_allele_counts(frame.to_numpy()))
+        if offset != len(snp_ids):
+            raise RuntimeError(f"GenotypeQC.fit_plink: {prefix}: the SNPs changed between the two passes")
+        self._set_allele_statistics(*(np.concatenate(c) for c in zip(*counts)))
+        self._set_flags()
+        return self
+
+    def _set_call_rates(self, n_samples: int, snp_calls: np.ndarray, sample_calls_passing: np.ndarray,
+                        sample_calls_all: np.ndarray) -> None:
+        """Steps 1-2 of fit from the counts of :func:`_call_counts` summed over blocks."""
+        self.call_rate_ = _call_rate(snp_calls, n_samples)
+        n_passing = int((self.call_rate_ >= self.min_call_rate).sum())
+        if n_passing:
+            self.sample_call_rate_ = _call_rate(sample_calls_passing, n_passing)
         else:
-            self.sample_call_rate_ = called.mean(axis=1)
+            self.sample_call_rate_ = _call_rate(sample_calls_all, len(snp_calls))
         self.sample_mask_ = self.sample_call_rate_ >= self.min_sample_call_rate
         n_bad = int((~self.sample_mask_).sum())
         if n_bad == len(self.sample_mask_):
@@ -228,21 +365,20 @@ class GenotypeQC(_Transformer):
             log.warning("GenotypeQC: %d of %d training samples have call rate < %g and are left out "
                         "of the SNP statistics (see sample_report_)", n_bad, len(self.sample_mask_),
                         self.min_sample_call_rate)
-        # 3. Allele frequencies and HWE over the samples that pass.
-        G = G[self.sample_mask_]
-        n_called = (~np.isnan(G)).sum(axis=0)
+
+    def _set_allele_statistics(self, n_called: np.ndarray, dosage_sum: np.ndarray, n_hom_a2: np.ndarray,
+                               n_het: np.ndarray, n_hom_a1: np.ndarray) -> None:
+        """Step 3 of fit from the counts of :func:`_allele_counts` over the kept samples."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            freq = np.nansum(G, axis=0) / (2.0 * n_called)
+            freq = dosage_sum / (2.0 * n_called)
         freq = np.where(n_called > 0, freq, np.nan)
         self.a1_frequency_ = freq
         self.maf_ = np.minimum(freq, 1.0 - freq)
-        hard = np.round(G)
-        n_hom_a1 = (hard == 2).sum(axis=0)
-        n_het = (hard == 1).sum(axis=0)
-        n_hom_a2 = (hard == 0).sum(axis=0)
         self.hwe_pvalue_ = np.asarray(hwe_exact_pvalue(n_het, n_hom_a1, n_hom_a2), dtype=np.float64).reshape(-1)
 
-        flags = np.zeros(G.shape[1], dtype=np.uint8)
+    def _set_flags(self) -> None:
+        """Reason flags and support from the fitted statistics; log; fail if none is kept."""
+        flags = np.zeros(len(self.call_rate_), dtype=np.uint8)
         flags[self.call_rate_ < self.min_call_rate] |= _CALL_RATE
         flags[~(self.maf_ >= self.min_maf)] |= _MAF  # NaN (never called) fails too
         flags[self.hwe_pvalue_ < self.hwe_pvalue] |= _HWE
@@ -260,7 +396,6 @@ class GenotypeQC(_Transformer):
                 f"GenotypeQC: no SNP passes QC (min_maf={self.min_maf}, hwe_pvalue={self.hwe_pvalue}, "
                 f"min_call_rate={self.min_call_rate}); relax the thresholds or check the genotype coding"
             )
-        return self
 
     def _support(self) -> np.ndarray:
         return self.support_
