@@ -203,3 +203,20 @@ def test_graph_as_bare_path_and_feature_selection(study_dir):
     # Default edge-list columns: the first two; 'w' is not called 'weight', so weights are 1.
     assert views.graph("fmri")[0, 1] == 1.0
     assert views.graph("snp", r2_threshold=0.0).shape == (2, 2)
+
+
+def test_nmf_module_rule_is_checked_when_the_study_is_read():
+    from pydantic import ValidationError
+
+    from imaging_genetics.io.study import NMFAnalysisSpec
+
+    spec = NMFAnalysisSpec(modalities=["a", "b"])
+    assert (spec.module_rule, spec.module_orientation, spec.module_threshold) == ("zscore", "row", None)
+    assert NMFAnalysisSpec(modalities=["a", "b"], module_rule="topk", module_threshold=5).module_threshold == 5
+    assert NMFAnalysisSpec(modalities=["a", "b"], module_threshold=[1.5, 2.5]).module_threshold == [1.5, 2.5]
+    for bad, match in ((dict(module_rule="otsu", module_threshold=2.0), "otsu"),
+                       (dict(module_rule="topk"), "number of members"),
+                       (dict(module_threshold=[1.0, 2.0, 3.0]), "2 values"),
+                       (dict(module_rule="median"), "module_rule")):
+        with pytest.raises(ValidationError, match=match):
+            NMFAnalysisSpec(modalities=["a", "b"], **bad)

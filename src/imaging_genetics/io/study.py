@@ -156,8 +156,23 @@ class NMFAnalysisSpec(_Strict):
     n_components: int = Field(10, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
     n_restarts: int = Field(5, ge=1)
-    module_threshold: float = 2.0
+    module_rule: Literal["zscore", "mad", "otsu", "topk"] = "zscore"
+    module_orientation: Literal["row", "column"] = "row"
+    #: T of ``module_rule`` (one value, or one per modality): default 2.0 for zscore
+    #: and mad, the members per module for topk (required), none for otsu
+    module_threshold: float | list[float] | None = None
     permutations: int = Field(99, ge=0)
+
+    @model_validator(mode="after")
+    def _module_rule_applies(self) -> "NMFAnalysisSpec":
+        # checked when the study file is read, not after the fits
+        from ..inference.modules import module_thresholds
+
+        try:
+            module_thresholds(self.module_threshold, self.module_rule, len(self.modalities))
+        except ValueError as exc:
+            raise ValueError(f"analyses.nmf: module_threshold / module_rule: {exc}") from None
+        return self
 
 
 class AnalysesSpec(_Strict):

@@ -209,7 +209,8 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
         model.set_params(**{k: v for k, v in spec.params.items() if k in valid})
         model.fit(Xs, cross_adjacency=cross or None, graphs=graphs if any(g is not None for g in graphs) else None)
         model.save(out / f"nmf_{name}_model.npz")
-        modules = extract_modules(model, threshold=spec.module_threshold)
+        modules = extract_modules(model, threshold=spec.module_threshold, method=spec.module_rule,
+                                  orientation=spec.module_orientation)
         for k, module in enumerate(modules):
             p = module_significance(module, Xs, n_permutations=spec.permutations, random_state=random_state + k) if spec.permutations else np.nan
             rows.append({"model": name, "module": k + 1,
