@@ -548,12 +548,19 @@ def test_ld_graph_plink_holds_one_chunk_plus_the_window_tail(ld_plink_set, monke
         reads.append(list(G.columns))
         return G
 
+    real_band = networks._band_abs_corr
+
     def recording_pairs(ZAt, ZBt, rows, cols):
         held.append(ZAt.shape[0])
         return real_pairs(ZAt, ZBt, rows, cols)
 
+    def recording_band(Zt, *args):
+        held.append(Zt.shape[0])
+        return real_band(Zt, *args)
+
     monkeypatch.setattr(plink_io.PlinkSet, "read", recording_read)
     monkeypatch.setattr(networks, "_pair_abs_corr", recording_pairs)
+    monkeypatch.setattr(networks, "_band_abs_corr", recording_band)
     A = ld_graph_plink(ld_plink_set, window=LD_WINDOW, r2_threshold=0.0, chunk_size=chunk_size)
     monkeypatch.undo()
     bim = read_bim(ld_plink_set)
@@ -603,3 +610,19 @@ def test_ld_graph_plink_bad_arguments(ld_plink_set):
         ld_graph_plink(ld_plink_set, samples=["nobody"])
     with pytest.raises(FileNotFoundError):
         ld_graph_plink(ld_plink_set.parent / "missing")
+
+
+def test_band_and_pair_correlations_are_the_same_bits():
+    # the dense-candidate path of the LD graph (diagonals of contiguous rows) must give
+    # exactly the pair-by-pair values, or the graph would depend on the threshold's path
+    rng = np.random.default_rng(5)
+    Zt = networks._standardize(rng.normal(size=(37, 40)), axis=1)
+    s, t, a, reach = 12, 30, 3, 9
+    band = networks._band_abs_corr(Zt, s, t, a, reach)
+    jj, ii = np.nonzero(np.ones((t - s, t - a), dtype=bool))
+    inside = (ii + a < jj + s) & (jj + s - (ii + a) <= reach)
+    jj, ii = jj[inside], ii[inside]
+    pairs = networks._pair_abs_corr(Zt, Zt, ii + a, jj + s)
+    np.testing.assert_array_equal(band[jj, ii], pairs)
+    assert not band[~np.isin(np.arange(band.size), np.ravel_multi_index((jj, ii), band.shape))
+                    .reshape(band.shape)].any()
