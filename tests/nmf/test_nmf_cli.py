@@ -43,6 +43,13 @@ def test_fit_then_modules(tables, tmp_path):
     assert W.shape == (24, 3) and (W.to_numpy() >= 0).all()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["modalities"] == ["mri", "snp"] and summary["n_features"] == [10, 14]
+    import imaging_genetics
+
+    model = imaging_genetics.load(out / "model.npz")
+    Xs = [pd.read_csv(tables / f"{nm}.csv", index_col=0).loc[W.index].to_numpy() for nm in ("mri", "snp")]
+    expected = [np.linalg.norm(X - R) / np.linalg.norm(X) for X, R in zip(Xs, model.reconstruct())]
+    np.testing.assert_allclose(summary["relative_error"], expected, rtol=1e-10)
+    assert len(summary["relative_l1_error"]) == 2
 
     mod_out = tmp_path / "mods"
     result = runner.invoke(app, ["modules", str(tables), "-m", str(out / "model.npz"), "-o", str(mod_out),

@@ -286,7 +286,7 @@ def fit(
     random_state: int = _SEED,
 ) -> None:
     """Fit a joint NMF model; write W, every H_I, the modules, the model file and figures."""
-    from ..inference.modules import reconstruction_correlation
+    from ..inference.modules import reconstruction_correlation, reconstruction_errors
 
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
     _extract(None, threshold, module_rule, orientation, len(data.Xs))  # a bad rule fails before the fit
@@ -311,6 +311,7 @@ def fit(
     _write_csv(_modules_table(modules, data), out / "modules.csv", index=False)
     est.save(out / "model.npz")
     corr = reconstruction_correlation(est, Xs)
+    errors = reconstruction_errors(est, Xs)
     summary = {
         "model": type(est).__name__,
         "params": {k: v for k, v in est.get_params().items() if not isinstance(v, dict)},
@@ -320,7 +321,8 @@ def fit(
         "objective": float(est.objective_[-1]),
         "objective_terms": est.objective_terms_,
         "reconstruction_err": est.reconstruction_err_,
-        "relative_error": [float(np.linalg.norm(X - R) / max(np.linalg.norm(X), 1e-300)) for X, R in zip(Xs, est.reconstruct())],
+        "relative_error": [float(v) for v in errors["relative_frobenius"].iloc[:-1]],
+        "relative_l1_error": [float(v) for v in errors["relative_l1"].iloc[:-1]],
         "reconstruction_correlation": dict(zip(data.names, map(float, corr))),
         "n_iter": est.n_iter_,
         "converged": est.converged_,
