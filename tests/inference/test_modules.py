@@ -404,7 +404,10 @@ def test_select_n_components_curves():
     err = curves["reconstruction_error"].to_numpy()
     assert err[0] > err[1] > err[2]  # more components fit better
     assert (curves["correlation_0"].diff().dropna() > -1e-9).all()
-    assert {"overlap_rate_1", "empty_modules_0"} <= set(curves.columns)
+    assert {"overlap_rate_1", "empty_modules_0", "multi_membership_0"} <= set(curves.columns)
+    # with K <= 10 the cut is one module: the rate counts features in two modules or more
+    model = JNMF(n_components=3, n_restarts=2, max_iter=100, random_state=0).fit(Xs)
+    np.testing.assert_equal(curves["multi_membership_0"].iloc[2], multi_membership_rate(extract_modules(model), 3)[0])
     with pytest.raises(ValueError, match="outside"):
         select_n_components(Xs, [20])
 

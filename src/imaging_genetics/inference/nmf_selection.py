@@ -29,7 +29,7 @@ from sklearn.base import clone
 
 from .._validation import check_matrices
 from ._parallel import fingerprint
-from .modules import extract_modules, mean_overlap_rate, reconstruction_correlation
+from .modules import extract_modules, mean_overlap_rate, multi_membership_rate, reconstruction_correlation
 
 __all__ = ["PAPER_GRID", "nmf_grid_search", "select_n_components"]
 
@@ -259,9 +259,11 @@ def _k_task(estimator, k, Xs, fit_kw, threshold):
     row = {"n_components": k, **_score(model, Xs)}
     modules = extract_modules(model, threshold=threshold)
     overlap = mean_overlap_rate(modules)
+    multi = multi_membership_rate(modules, n_components=k)
     corr = reconstruction_correlation(model, Xs)
     for I in range(len(Xs)):
         row[f"overlap_rate_{I}"] = float(overlap[I])
+        row[f"multi_membership_{I}"] = float(multi[I])
         row[f"correlation_{I}"] = float(corr[I])
         row[f"empty_modules_{I}"] = int(sum(len(m[I]) == 0 for m in modules))
     return row
@@ -281,6 +283,8 @@ def select_n_components(
 
     For each K: fit the estimator, then record the reconstruction error, the mean
     overlap rate of its modules per modality (:func:`mean_overlap_rate`), the
+    fraction of member features in more than max(1, K/10) modules (the group's
+    K-selection script's "overlap", :func:`multi_membership_rate`), the
     ``corr2`` Pearson correlation between X_I and W H_I per modality, and the
     number of empty modules. The paper chose K = 30 as the "balance point" of
     these curves; no automatic rule is imposed here.
@@ -300,7 +304,8 @@ def select_n_components(
     -------
     DataFrame, one row per K with columns ``n_components``,
     ``reconstruction_error``, ``relative_error``, ``objective``, ``n_iter`` and per
-    modality I ``overlap_rate_I``, ``correlation_I``, ``empty_modules_I``.
+    modality I ``overlap_rate_I``, ``multi_membership_I``, ``correlation_I``,
+    ``empty_modules_I``.
     """
     Xs = check_matrices(Xs, "Xs", nonnegative=True)
     ks = [int(k) for k in n_components_range]
