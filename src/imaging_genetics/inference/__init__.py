@@ -30,6 +30,7 @@ _EXPORTS = {
     "reconstruction_errors": "modules",
     "nmf_grid_search": "nmf_selection",
     "select_n_components": "nmf_selection",
+    "restart_stability": "nmf_selection",
 }
 
 __all__ = sorted(_EXPORTS)
