@@ -140,3 +140,17 @@ def test_module_rules_from_the_command_line(tables, tmp_path, monkeypatch):
     result = runner.invoke(app, ["fit", str(tables), "-o", str(tmp_path / "bad"), "--module-rule", "otsu",
                                  "--threshold", "2"])
     assert result.exit_code != 0 and "otsu" in result.output
+
+
+def test_fit_with_restart_stability(tables, tmp_path):
+    out = tmp_path / "stab"
+    result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "-k", "3", "--n-restarts", "1",
+                                 "--max-iter", "40", "--stability-runs", "3", "--threshold", "1.0"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "stability.csv")
+    assert len(table) == 3 and table["reference"].sum() == 1
+    summary = json.loads((out / "summary.json").read_text())
+    expected = table.loc[~table["reference"], ["reproducibility_0", "reproducibility_1"]].mean().tolist()
+    np.testing.assert_allclose(list(summary["restart_reproducibility"].values()), expected)
+    result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "--stability-runs", "1"])
+    assert result.exit_code != 0 and "stability-runs" in result.output

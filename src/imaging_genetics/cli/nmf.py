@@ -279,6 +279,7 @@ def fit(
     threshold: Optional[str] = _MTHR,
     module_rule: ModuleRule = _RULE,
     orientation: Orientation = _ORIENT,
+    stability_runs: int = typer.Option(0, "--stability-runs", help="Also refit from this many independent random starts (>= 2) and report how well their co-modules reproduce the best one's (stability.csv; the paper's Fig. 6). 0 skips it."),
     id_column: Optional[str] = _ID,
     priors: Priors = _PRIORS,
     prior_threshold: float = _PTHR,
@@ -288,6 +289,8 @@ def fit(
     """Fit a joint NMF model; write W, every H_I, the modules, the model file and figures."""
     from ..inference.modules import reconstruction_correlation, reconstruction_errors
 
+    if stability_runs and stability_runs < 2:
+        raise typer.BadParameter(f"--stability-runs: 0 to skip, or at least 2 runs to compare, got {stability_runs}")
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
     _extract(None, threshold, module_rule, orientation, len(data.Xs))  # a bad rule fails before the fit
     est = _estimator(model, n_components=n_components, cross_strength=cross_strength, smoothness=smoothness,
@@ -333,6 +336,14 @@ def fit(
         from ..inference.modules import best_match_jaccard
 
         summary["planted_module_recovery_jaccard"] = float(best_match_jaccard(modules, data.truth["modules"]).mean())
+    if stability_runs:
+        from ..inference.nmf_selection import restart_stability
+
+        table = restart_stability(Xs, stability_runs, estimator=est, threshold=_threshold(threshold, len(Xs)),
+                                  method=module_rule.value, orientation=orientation.value,
+                                  random_state=random_state, n_jobs=n_jobs, **_fit_kwargs(est, data))
+        _write_csv(table, out / "stability.csv", index=False)
+        summary["restart_reproducibility"] = dict(zip(data.names, table.attrs["reproducibility"]))
     _write_json(summary, out / "summary.json")
 
     plt = _pyplot()

@@ -333,12 +333,12 @@ def select_n_components(
     return pd.DataFrame(rows)
 
 
-def _run_task(estimator, seed, Xs, fit_kw, threshold, method):
+def _run_task(estimator, seed, Xs, fit_kw, threshold, method, orientation):
     model = clone(estimator).set_params(n_restarts=1, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(Xs, **fit_kw)
-    modules = extract_modules(model, threshold=threshold, method=method)
+    modules = extract_modules(model, threshold=threshold, method=method, orientation=orientation)
     return float(model.objective_[-1]), modules, reconstruction_correlation(model, Xs)
 
 
@@ -351,6 +351,7 @@ def restart_stability(
     estimator=None,
     threshold: float | Sequence[float] | None = None,
     method: str = "zscore",
+    orientation: str = "row",
     random_state: Any = None,
     n_jobs: int | None = None,
 ) -> pd.DataFrame:
@@ -377,7 +378,7 @@ def restart_stability(
     estimator : joint NMF instance, optional
         The setting to test (its ``n_restarts`` and ``random_state`` are replaced
         per run; default as in :func:`nmf_grid_search`).
-    threshold, method
+    threshold, method, orientation
         Module rule, as in :func:`~imaging_genetics.inference.extract_modules`.
     random_state : int, RandomState or None
     n_jobs : int or None
@@ -403,7 +404,9 @@ def restart_stability(
     fit_kw = _fit_kwargs(estimator, cross_adjacency, graphs)
     seed = base_seed(random_state)
     seeds = [derive_seed(seed, "restart", r) for r in range(n_runs)]
-    tasks = [delayed(_run_task)(estimator, sd, Xs, fit_kw, threshold, method) for sd in seeds]
+    if orientation not in ("row", "column"):
+        raise ValueError(f"orientation: expected 'row' or 'column', got {orientation!r}")
+    tasks = [delayed(_run_task)(estimator, sd, Xs, fit_kw, threshold, method, orientation) for sd in seeds]
     if n_jobs in (None, 1):
         runs = [t[0](*t[1], **t[2]) for t in tasks]
     else:
