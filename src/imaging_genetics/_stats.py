@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import EPS
 
-__all__ = ["vdot", "pearson", "centred"]
+__all__ = ["vdot", "norm", "pearson", "centred"]
 
 
 def vdot(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,13 +36,27 @@ def centred(a: np.ndarray) -> tuple[np.ndarray, float, bool]:
     a : ndarray of shape (n,)
     """
     a = np.asarray(a, dtype=np.float64)
-    top = float(np.abs(a).max(initial=0.0))
+    c, top = _unit_scaled(a)
     if not top > 0.0:  # all zero (or not finite: the sums below are then nan)
         return a - a.mean(), 0.0 if top == 0.0 else float("nan"), False
-    c = a / top
     c -= c.mean()
     ss = vdot(c, c)
     return c, ss, bool(ss > (_MEAN_ULPS * EPS) ** 2 * c.size)
+
+
+def norm(a: np.ndarray) -> float:
+    """Euclidean norm of a 1-D array, scaled so that its squares cannot under- or
+    overflow; 0 for zeros, nan when not finite."""
+    c, top = _unit_scaled(np.asarray(a, dtype=np.float64))
+    if not top > 0.0:
+        return top if top == 0.0 else float("nan")
+    return top * float(np.sqrt(vdot(c, c)))
+
+
+def _unit_scaled(a: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """``a / max|a|`` and ``max|a|`` (None and that maximum when it is 0 or not finite)."""
+    top = float(np.abs(a).max(initial=0.0))
+    return (a / top if top > 0.0 else None), top
 
 
 #: Units in the last place that the rounding of a mean may reach (pairwise

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._products import one_blas_thread
-from .._stats import centred, vdot
+from .._stats import centred, norm, vdot
 from .._validation import EPS, check_matrices, check_positive_int
 
 __all__ = [
@@ -94,9 +94,7 @@ def extract_modules(model: Any, threshold: float | Sequence[float] | None = None
     k = Hs[0].shape[0]
     if any(H.shape[0] != k for H in Hs):
         raise ValueError("every H_I must have the same number of rows (components)")
-    if orientation not in ("row", "column"):
-        raise ValueError(f"orientation: expected 'row' or 'column', got {orientation!r}")
-    Ts = module_thresholds(threshold, method, len(Hs))
+    Ts = module_thresholds(threshold, method, len(Hs), orientation)
     members = [_members(H if orientation == "row" else H.T, T, method) for H, T in zip(Hs, Ts)]
     if orientation == "column":
         members = [m.T for m in members]
@@ -133,6 +131,14 @@ def extract_sample_modules(model: Any, threshold: float | None = None, *,
     return [np.flatnonzero(row) for row in _members(W.T, T, method)]
 
 
+def _n_modalities(modules: list, empty: int = 0) -> int:
+    """The number of modalities every module lists (``empty`` when there is no module)."""
+    M = len(modules[0]) if modules else empty
+    if any(len(m) != M for m in modules):
+        raise ValueError("modules: every module must list the same number of modalities")
+    return M
+
+
 def module_sizes(modules: Sequence[Sequence[Any]], names: Sequence[str] | None = None):
     """Members per module and modality.
 
@@ -150,9 +156,7 @@ def module_sizes(modules: Sequence[Sequence[Any]], names: Sequence[str] | None =
     import pandas as pd
 
     modules = [list(m) for m in modules]
-    M = len(modules[0]) if modules else (len(names) if names is not None else 0)
-    if any(len(m) != M for m in modules):
-        raise ValueError("modules: every module must list the same number of modalities")
+    M = _n_modalities(modules, len(names) if names is not None else 0)
     cols = list(names) if names is not None else [f"modality_{I}" for I in range(M)]
     if len(cols) != M:
         raise ValueError(f"names: expected {M} names (one per modality), got {len(cols)}")
@@ -162,10 +166,13 @@ def module_sizes(modules: Sequence[Sequence[Any]], names: Sequence[str] | None =
     return table
 
 
-def module_thresholds(threshold: Any, method: str, M: int) -> list:
-    """One validated threshold per modality for ``method`` (see :func:`extract_modules`);
-    a ValueError naming the argument otherwise. Callers check a rule with it before
+def module_thresholds(threshold: Any, method: str, M: int, orientation: str = "row") -> list:
+    """One validated threshold per modality for ``method``, the ``orientation``
+    checked too (see :func:`extract_modules`); a ValueError naming the argument
+    otherwise. Callers check a rule with it before
     long work whose result the rule is applied to."""
+    if orientation not in ("row", "column"):
+        raise ValueError(f"orientation: expected 'row' or 'column', got {orientation!r}")
     if method not in MODULE_METHODS:
         raise ValueError(f"method: expected one of {list(MODULE_METHODS)}, got {method!r}")
     if method == "otsu":
@@ -459,9 +466,7 @@ def multi_membership_rate(modules: Sequence[Sequence[Any]], n_components: int | 
         raise ValueError(f"n_components: got {K} but there are {len(modules)} modules")
     if not modules:
         return np.zeros(0)
-    M = len(modules[0])
-    if any(len(m) != M for m in modules):
-        raise ValueError("modules: every module must list the same number of modalities")
+    M = _n_modalities(modules)
     cut = max(1.0, K / 10)
     out = np.empty(M)
     for I in range(M):
@@ -564,15 +569,6 @@ def reconstruction_correlation(model: Any, Xs: Sequence[Any]) -> np.ndarray:
     return out
 
 
-def _norm(a: np.ndarray) -> float:
-    """Euclidean norm of a 1-D array without BLAS, scaled so the squares cannot overflow."""
-    top = float(np.abs(a).max(initial=0.0))
-    if not top > 0.0:
-        return top if top == 0.0 else float("nan")
-    c = a / top
-    return top * float(np.sqrt(vdot(c, c)))
-
-
 def reconstruction_errors(model: Any, Xs: Sequence[Any]):
     """Reconstruction errors of a fit, per modality and in total (spec §7).
 
@@ -615,7 +611,7 @@ def reconstruction_errors(model: Any, Xs: Sequence[Any]):
     for X, H in zip(Xs, Hs):
         x = X.ravel()
         r = x - _product(W, H).ravel()
-        norm_r, norm_x = _norm(r), _norm(x)
+        norm_r, norm_x = norm(r), norm(x)
         mean_x = float(np.mean(x))
         rows.append({
             "fit": norm_r ** 2,

@@ -261,11 +261,25 @@ def nmf_grid_search(
     return table
 
 
-def _k_task(estimator, k, Xs, fit_kw, threshold):
-    model = clone(estimator).set_params(n_components=k)
+def _fitted(estimator, Xs, fit_kw, **params):
+    """A clone of ``estimator`` with ``params``, fitted quietly (convergence and
+    boundedness are reported by the caller's table, not as warnings)."""
+    model = clone(estimator).set_params(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(Xs, **fit_kw)
+    return model
+
+
+def _run_fits(tasks: list, n_jobs: int | None) -> list:
+    """Results of joblib ``delayed`` tasks, in order, in this process or in parallel."""
+    if n_jobs in (None, 1):
+        return [f(*args, **kwargs) for f, args, kwargs in tasks]
+    return Parallel(n_jobs=n_jobs)(tasks)
+
+
+def _k_task(estimator, k, Xs, fit_kw, threshold):
+    model = _fitted(estimator, Xs, fit_kw, n_components=k)
     row = {"n_components": k, **_score(model, Xs)}
     modules = extract_modules(model, threshold=threshold)
     overlap = mean_overlap_rate(modules)
@@ -326,18 +340,11 @@ def select_n_components(
     estimator = _default_estimator(ks[0]) if estimator is None else estimator
     fit_kw = _fit_kwargs(estimator, cross_adjacency, graphs)
     tasks = [delayed(_k_task)(estimator, k, Xs, fit_kw, threshold) for k in ks]
-    if n_jobs in (None, 1):
-        rows = [t[0](*t[1], **t[2]) for t in tasks]
-    else:
-        rows = Parallel(n_jobs=n_jobs)(tasks)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(_run_fits(tasks, n_jobs))
 
 
 def _run_task(estimator, seed, Xs, fit_kw, threshold, method, orientation):
-    model = clone(estimator).set_params(n_restarts=1, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(Xs, **fit_kw)
+    model = _fitted(estimator, Xs, fit_kw, n_restarts=1, random_state=seed)
     modules = extract_modules(model, threshold=threshold, method=method, orientation=orientation)
     return float(model.objective_[-1]), modules, reconstruction_correlation(model, Xs)
 
@@ -399,18 +406,13 @@ def restart_stability(
     n_runs = check_positive_int(n_runs, "n_runs")
     if n_runs < 2:
         raise ValueError(f"n_runs: need at least 2 runs to compare, got {n_runs}")
-    module_thresholds(threshold, method, len(Xs))  # a bad rule fails before the fits
+    module_thresholds(threshold, method, len(Xs), orientation)  # a bad rule fails before the fits
     estimator = _default_estimator(10) if estimator is None else estimator
     fit_kw = _fit_kwargs(estimator, cross_adjacency, graphs)
     seed = base_seed(random_state)
     seeds = [derive_seed(seed, "restart", r) for r in range(n_runs)]
-    if orientation not in ("row", "column"):
-        raise ValueError(f"orientation: expected 'row' or 'column', got {orientation!r}")
     tasks = [delayed(_run_task)(estimator, sd, Xs, fit_kw, threshold, method, orientation) for sd in seeds]
-    if n_jobs in (None, 1):
-        runs = [t[0](*t[1], **t[2]) for t in tasks]
-    else:
-        runs = Parallel(n_jobs=n_jobs)(tasks)
+    runs = _run_fits(tasks, n_jobs)
     objectives = np.array([r[0] for r in runs])
     ref = int(np.argmin(np.where(np.isfinite(objectives), objectives, np.inf)))
     rows = []

@@ -101,10 +101,7 @@ def correlation_graph(X: Any, power: float = 2, threshold: float = 0.0) -> sp.cs
     scipy.sparse.csr_matrix of shape (n_features, n_features)
         Symmetric, nonnegative, zero diagonal.
     """
-    if power <= 0:
-        raise ValueError(f"power must be > 0, got {power}")
-    if threshold < 0:
-        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    power, threshold = _check_power_threshold(power, threshold)
     Z = _standardize(_as_matrix(X, "X"))
     p = Z.shape[1]
     blocks = []
