@@ -55,6 +55,15 @@ def test_estimation_accuracy():
     acc = estimation_accuracy(np.column_stack([t, [0, 0, 1.0]]), t)
     assert acc.shape == (2,) and acc[0] == pytest.approx(1.0)
     assert estimation_accuracy(np.zeros(3), t) == 0.0
+    # scale-free: tiny or huge weights give the cosine of their direction
+    w = np.array([1.0, 1.0, 0.0])
+    for scale in (1e-200, 1e-12, 1e150):
+        assert estimation_accuracy(scale * w, t) == pytest.approx(3 / np.sqrt(10))
+        assert estimation_accuracy(w, scale * t) == pytest.approx(3 / np.sqrt(10))
+    with pytest.raises(ValueError, match="weights: column 0 contains NaN"):
+        estimation_accuracy(np.array([np.nan, 1.0, 0.0]), t)
+    with pytest.raises(ValueError, match="true_weights: column 1 contains NaN"):
+        estimation_accuracy([t, t], [t, np.array([np.inf, 0, 0])])
 
 
 def test_align_signs_flips_pairs_together():

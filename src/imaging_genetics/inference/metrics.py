@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._stats import pearson, vdot
+from .._stats import norm, pearson, vdot
 
 __all__ = [
     "canonical_correlations",
@@ -216,8 +216,13 @@ def estimation_accuracy(weights: Any, true_weights: Any) -> float | np.ndarray:
     for k, (w, t) in enumerate(zip(cols, truth)):
         if w.shape != t.shape:
             raise ValueError(f"true_weights: column {k} has {t.shape[0]} entries, weights {w.shape[0]}")
-        den = np.sqrt(vdot(w, w) * vdot(t, t))
-        out.append(abs(vdot(w, t)) / den if den > _EPS else 0.0)
+        for name, v in (("weights", w), ("true_weights", t)):
+            if not np.isfinite(v).all():
+                raise ValueError(f"{name}: column {k} contains NaN or infinite values")
+        # each vector divided by its own norm first: the cosine does not depend on the
+        # weights' scale, which may be far below 1 (an absolute floor would call it 0)
+        nw, nt = norm(w), norm(t)
+        out.append(min(1.0, abs(vdot(w / nw, t / nt))) if nw > 0.0 and nt > 0.0 else 0.0)
     arr = np.asarray(out)
     single = not isinstance(weights, (list, tuple)) and np.asarray(weights).ndim == 1
     return float(arr[0]) if single else arr

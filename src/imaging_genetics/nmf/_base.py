@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from .._products import available_threads
+from .._products import available_threads, one_blas_thread
 from .._validation import (
     EPS,
     check_adjacency,
@@ -29,7 +29,7 @@ from .._validation import (
 )
 from ..base import PersistenceMixin
 from ..networks import normalized_adjacency
-from ._core import JointProblem, blas_limits, objective_terms, run_batch
+from ._core import JointProblem, objective_terms, run_batch
 
 __all__ = ["BoundednessWarning", "JointNMFBase", "fit_settings"]
 
@@ -62,9 +62,9 @@ def _random_init(Xcat: np.ndarray, k: int, rng: np.random.RandomState):
 
 
 def _truncated_svd(X: np.ndarray, k: int):
-    # on the sweeps' BLAS threads: with more, the initial factors (and so the whole
+    # on one BLAS thread, as the sweeps: with more, the initial factors (and so the whole
     # fit) would differ in the last bits between a main process and a worker
-    with blas_limits():
+    with one_blas_thread():
         if min(X.shape) <= 3000:
             U, s, Vt = np.linalg.svd(X, full_matrices=False)
             return U[:, :k], s[:k], Vt[:k]
@@ -445,7 +445,7 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
     def reconstruct(self):
         """The fitted approximations ``[W H_I for each modality]``."""
         self._check_fitted()
-        with blas_limits():  # the same numbers in any process (see blas_limits)
+        with one_blas_thread():  # the same numbers in any process (see nmf._core)
             return [self.basis_ @ H for H in self.coefficients_]
 
     def _check_fitted(self):

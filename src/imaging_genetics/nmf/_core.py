@@ -52,7 +52,6 @@ matrix) are a single sparse product with one stacked operator.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -60,9 +59,8 @@ from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
-from .._products import even_slices, finish_shared, tdot
+from .._products import even_slices, finish_shared, one_blas_thread, tdot
 from .._validation import EPS
 
 __all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms", "run_batch"]
@@ -70,28 +68,16 @@ __all__ = ["JointProblem", "update_W", "update_H", "objective", "objective_terms
 #: Denominator floor (float64 machine epsilon), added to every denominator.
 _EPS = EPS
 
-#: BLAS threads inside the iterations. One, also when a single fit runs alone:
-#: (a) the result of a fit then never depends on how many jobs or threads ran it
-#: (every dense product is computed by the same single-threaded kernel, so
-#: ``n_jobs=1`` and ``n_jobs=2`` give identical numbers); (b) multi-threaded BLAS
-#: on these skinny products degrades by orders of magnitude when a core is shared
-#: with another process (its threads spin-wait for each other). A lone fit still
-#: uses the other cores (``n_threads`` of :func:`run_batch`): the products with X,
-#: in fixed blocks, the sparse prior products and the element-wise steps of large
-#: blocks are shared with worker threads.
-#: None leaves the BLAS setting alone.
-BLAS_THREADS: int | None = 1
-
-
-def blas_limits():
-    """A context running BLAS on ``BLAS_THREADS`` threads (nothing when None).
-
-    Everything a fit computes with BLAS, its SVD initialisation included, runs
-    inside it: OpenBLAS rounds differently on one thread and on several.
-    """
-    if BLAS_THREADS is None:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+# BLAS runs on one thread inside the iterations (:func:`one_blas_thread`), also
+# when a single fit runs alone: (a) the result of a fit then never depends on how
+# many jobs or threads ran it (every dense product is computed by the same
+# single-threaded kernel, so ``n_jobs=1`` and ``n_jobs=2`` give identical numbers;
+# OpenBLAS rounds differently on one thread and on several); (b) multi-threaded
+# BLAS on these skinny products degrades by orders of magnitude when a core is
+# shared with another process (its threads spin-wait for each other). A lone fit
+# still uses the other cores (``n_threads`` of :func:`run_batch`): the products with
+# X, in fixed blocks, the sparse prior products and the element-wise steps of large
+# blocks are shared with worker threads.
 
 #: Above this density a prior matrix is used as a dense array: a dense product
 #: runs at the BLAS rate, roughly ten times the rate of a CSR product per
@@ -754,10 +740,10 @@ def objective_terms(prob: JointProblem, W: np.ndarray, Hs: Sequence[np.ndarray])
 
     W (R, n, k), Hs list of (R, k, p_I). The fit term is computed from the
     residual ``X_I - W H_I``, not from the Gram expansion, so it has no
-    cancellation error. On the sweeps' BLAS threads (:func:`blas_limits`), so the
+    cancellation error. On one BLAS thread, as the sweeps (:func:`one_blas_thread`), so the
     reported terms are the same in any process.
     """
-    with blas_limits():
+    with one_blas_thread():
         return _objective_terms_wide(prob, _wide_W(W), _tall_H(Hs), W.shape[0])
 
 
@@ -804,7 +790,7 @@ def run_batch(
     ``finite``.
     """
     # overflow of a diverging restart is detected at the next check and reported
-    with np.errstate(over="ignore", invalid="ignore"), blas_limits():
+    with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
         return _run_batch(prob, W, Hs, max_iter=max_iter, tol=tol, check_every=check_every,
                           n_threads=n_threads)
 
