@@ -7,14 +7,18 @@ argument, what is wrong and, where there is one, the fix.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 __all__ = [
     "check_matrix",
     "check_matrices",
+    "matrix_list",
+    "check_row_labels",
     "check_same_samples",
     "check_penalty",
     "check_positive_int",
@@ -122,23 +126,72 @@ def check_matrix(
     return np.ascontiguousarray(arr)
 
 
+def matrix_list(Xs: Any, name: str) -> list:
+    """The items of a list of matrices, with a clear error for what is not one.
+
+    A single matrix (2-D array or table) and a dict are refused rather than
+    iterated, which would read rows, column labels or keys as matrices.
+    """
+    if Xs is None:
+        raise TypeError(f"{name}: expected a list of matrices, got None")
+    if (isinstance(Xs, np.ndarray) and Xs.ndim == 2) or hasattr(Xs, "columns") or sp.issparse(Xs):
+        one = name[:-1] if name.endswith("s") else name
+        raise TypeError(f"{name}: expected a list of matrices, got one matrix; wrap it in a list: [{one}]")
+    if isinstance(Xs, Mapping):
+        raise TypeError(f"{name}: expected a list of matrices, got a {type(Xs).__name__}; "
+                        f"pass its values as a list, e.g. list({name}.values())")
+    if isinstance(Xs, (str, bytes)) or not hasattr(Xs, "__iter__"):
+        raise TypeError(f"{name}: expected a list of matrices, got {type(Xs).__name__}")
+    return list(Xs)
+
+
 def check_matrices(
     Xs: Sequence[Any], name: str, *, min_count: int = 1, **kwargs
 ) -> list[np.ndarray]:
     """Validate a list of matrices that share their rows (samples)."""
-    if isinstance(Xs, np.ndarray) and Xs.ndim == 2:
-        raise TypeError(
-            f"{name}: expected a list of matrices, got one 2-D array; wrap it: [{name}]"
-        )
-    try:
-        items = list(Xs)
-    except TypeError as exc:
-        raise TypeError(f"{name}: expected a list of matrices, got {type(Xs).__name__}") from exc
+    items = matrix_list(Xs, name)
     if len(items) < min_count:
         raise ValueError(f"{name}: needs at least {min_count} matrix(es), got {len(items)}")
-    arrays = [check_matrix(x, f"{name}[{i}]", **kwargs) for i, x in enumerate(items)]
-    check_same_samples(arrays, [f"{name}[{i}]" for i in range(len(arrays))])
+    names = [f"{name}[{i}]" for i in range(len(items))]
+    check_row_labels(items, names)
+    arrays = [check_matrix(x, nm, **kwargs) for x, nm in zip(items, names)]
+    check_same_samples(arrays, names)
     return arrays
+
+
+def _row_labels(obj: Any) -> Any:
+    """The row labels of a pandas table (None for arrays and for tables whose rows
+    carry only the default positions 0..n-1, which say nothing about the samples)."""
+    if not hasattr(obj, "columns"):
+        return None
+    index = getattr(obj, "index", None)
+    if index is None or index.equals(pd.RangeIndex(len(index))):
+        return None
+    return index
+
+
+def check_row_labels(objs: Sequence[Any], names: Sequence[str]) -> None:
+    """Tables given for the same samples carry the same row labels in the same order.
+
+    Arrays are matched by position; so are tables, so labelled tables whose rows
+    differ (other samples, or the same in another order) would be paired row by
+    row with the wrong subjects. That is an error here, never a silent reordering.
+    """
+    labelled = [(nm, lab) for nm, lab in ((nm, _row_labels(o)) for o, nm in zip(objs, names))
+                if lab is not None]
+    if len(labelled) < 2:
+        return
+    ref_name, ref = labelled[0]
+    for nm, lab in labelled[1:]:
+        if len(lab) != len(ref) or lab.equals(ref):
+            continue  # different row counts are reported by check_same_samples
+        how = "the same samples in another order" if set(lab) == set(ref) else "other samples"
+        at = next(i for i, (a, b) in enumerate(zip(ref, lab)) if a != b)
+        raise ValueError(
+            f"{nm}: its row labels differ from those of {ref_name} ({how}; row {at} is "
+            f"{lab[at]!r}, not {ref[at]!r}); tables are matched row by row, so align them "
+            f"first, e.g. {nm} = {nm}.loc[{ref_name}.index]"
+        )
 
 
 def check_same_samples(arrays: Sequence[np.ndarray], names: Sequence[str]) -> int:

@@ -220,3 +220,40 @@ def test_no_leakage_with_a_real_model():
     # prior networks from all rows (leakage): a different fit and held-out correlation
     leak = fit(np.arange(60))
     assert np.max(np.abs(canonical_correlations(leak, X[te], [Y[te] for Y in Ys]) - got)) > 1e-4
+
+
+def test_explicit_folds_masks_and_errors():
+    X, Ys = toy_data(n=30)
+    mask = np.arange(30) < 20
+    t_mask = cross_validate_cca(RidgeCCA(), X, Ys, cv=[(mask, ~mask)], random_state=0)
+    t_idx = cross_validate_cca(RidgeCCA(), X, Ys, cv=[(np.arange(20), np.arange(20, 30))], random_state=0)
+    # a boolean mask selects its True rows (not rows 0 and 1)
+    assert list(t_mask["n_train"]) == [20, 20] and list(t_mask["n_test"]) == [10, 10]
+    np.testing.assert_array_equal(t_mask["test_ccc"], t_idx["test_ccc"])
+    bad = {
+        "overlap": ([(np.arange(30), np.arange(10))], ValueError, r"cv: fold 0 has 10 row\(s\) in both"),
+        "too large": ([(np.arange(20), np.arange(20, 31))], ValueError, r"cv: fold 0 test rows: row index 30 is outside 0..29"),
+        "negative": ([(np.arange(-1, 20), np.arange(20, 30))], ValueError, r"training rows: row index -1"),
+        "float": ([(np.arange(20) * 1.0, np.arange(20, 30))], TypeError, r"row indices must be integers"),
+        "short mask": ([(mask[:25], ~mask)], ValueError, r"boolean mask needs 30 entries"),
+    }
+    for what, (cv, err, pattern) in bad.items():
+        with pytest.raises(err, match=pattern):
+            cross_validate_cca(RidgeCCA(), X, Ys, cv=cv)
+    with pytest.raises(ValueError, match=r"outer_cv: fold 0 has 10 row"):
+        nested_cv(RidgeCCA(), X, Ys, GRID, outer_cv=[(np.arange(30), np.arange(10))], inner_cv=3)
+
+
+def test_nested_cv_grid_lists_and_empty_grid():
+    X, Ys = toy_data(n=30)
+    res = nested_cv(RidgeCCA(), X, Ys, [{"reg": [0.1, 10.0]}, {"smoothness_x": [1.0]}], outer_cv=3,
+                    inner_cv=3, random_state=0)
+    # every parameter of a list of grids has its column, empty where a point lacks it
+    assert {"param_reg", "param_smoothness_x"} <= set(res.inner_table.columns)
+    last = res.inner_table[res.inner_table.grid_index == 2]
+    assert last["param_smoothness_x"].eq(1.0).all() and last["param_reg"].isna().all()
+    with pytest.raises(ValueError, match="param_grid: no grid points"):
+        nested_cv(RidgeCCA(), X, Ys, [], outer_cv=3, inner_cv=3)
+    # one grid point: nothing to tune, so an inner_cv larger than a training part is not used
+    one = nested_cv(RidgeCCA(), X, Ys, {"reg": [1.0]}, outer_cv=3, inner_cv=25, random_state=0)
+    assert len(one.inner_table) == 0 and len(one.table) == 6

@@ -130,6 +130,14 @@ def test_qc_threshold_edges(genotypes):
     qc = GenotypeQC(hwe_pvalue=0.0).fit(G)
     assert qc.maf_[0] == pytest.approx(0.05)
     assert qc.support_[0]
+    # ... whichever allele is counted: the same SNP coded from the other allele (2 - dosage)
+    # has A1 frequency 0.95, and 1 - 0.95 is not exactly 0.05 in floating point
+    for maf in (0.05, 0.1, 0.3):
+        m = int(round(maf * 400))
+        G = pd.DataFrame({"a": np.r_[np.ones(m), np.zeros(200 - m)], "b": 2 - np.r_[np.ones(m), np.zeros(200 - m)]})
+        qc = GenotypeQC(min_maf=maf, hwe_pvalue=0.0).fit(G)
+        assert qc.maf_[0] == qc.maf_[1] == m / 400
+        assert qc.support_.tolist() == [True, True]
 
 
 def test_sample_call_rate(genotypes, caplog):

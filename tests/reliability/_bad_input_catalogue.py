@@ -326,8 +326,16 @@ def _cases() -> list[Case]:
     add("cca.fit", "rows differ between X and Ys", lambda t: _cca(X=X[:-1]), V,
         r"same samples \(rows\).*X: 23, Ys\[0\]: 24")
     add("cca.fit", "no imaging modality", lambda t: _cca(Ys=[]), V, r"Ys: needs at least one imaging modality")
-    add("cca.fit", "Ys is one 2-D array", lambda t: _cca(Ys=Ys[0]), T, r"Ys: expected a list of K matrices.*wrap it")
-    add("cca.fit", "Ys is a number", lambda t: _cca(Ys=5), T, r"Ys: expected a list of K matrices \(n, q_k\), got int")
+    add("cca.fit", "Ys is one 2-D array", lambda t: _cca(Ys=Ys[0]), T, r"Ys: expected a list of matrices.*wrap it")
+    add("cca.fit", "Ys is a number", lambda t: _cca(Ys=5), T, r"Ys: expected a list of matrices, got int")
+    add("cca.fit", "Ys is a dict", lambda t: _cca(Ys={"fmri": Ys[0]}), T,
+        r"Ys: expected a list of matrices, got a dict; .*list\(Ys.values\(\)\)")
+    add("cca.fit", "Ys is one table", lambda t: _cca(Ys=pd.DataFrame(Ys[0])), T, r"Ys: .*one matrix; wrap it in a list: \[Y\]")
+    add("cca.fit", "tables with rows in another order", lambda t: _cca(
+        X=pd.DataFrame(X, index=[f"s{i}" for i in range(24)]),
+        Ys=[pd.DataFrame(Y, index=[f"s{i}" for i in range(24)][::-1]) for Y in Ys]), V,
+        r"Ys\[0\]: its row labels differ from those of X \(the same samples in another order; row 0 is 's23', "
+        r"not 's0'\).*Ys\[0\].loc\[X.index\]")
     add("cca.fit", "1-D X", lambda t: _cca(X=X[:, 0]), V, r"X: expected a 2-D matrix .*reshape\(-1, 1\)")
     add("cca.fit", "empty X (0 rows)", lambda t: _cca(X=np.empty((0, 6)), Ys=[np.empty((0, 4))] * 2), V,
         r"X: needs at least 2 samples \(rows\), got 0")
@@ -374,6 +382,10 @@ def _cases() -> list[Case]:
         r"same samples \(rows\).*Xs\[0\]: 11, Xs\[1\]: 12")
     add("nmf.fit", "empty list", lambda t: _nmf(Xs=[]), V, r"Xs: needs at least 1 matrix")
     add("nmf.fit", "one array instead of a list", lambda t: _nmf(Xs=Xs[0]), T, r"Xs: expected a list of matrices.*wrap it")
+    add("nmf.fit", "tables for other samples", lambda t: _nmf(
+        Xs=[pd.DataFrame(Xs[0], index=[f"s{i}" for i in range(12)]),
+            pd.DataFrame(Xs[1], index=[f"t{i}" for i in range(12)])]), V,
+        r"Xs\[1\]: its row labels differ from those of Xs\[0\] \(other samples; row 0 is 't0', not 's0'\)")
     add("nmf.fit", "all entries zero", lambda t: _nmf(Xs=[np.zeros((12, 5)), np.zeros((12, 7))]), V,
         r"Xs: every entry is zero")
     add("nmf.fit", "n_components > min(n, p)", lambda t: _nmf(n_components=6), V,

@@ -38,7 +38,9 @@ from .._validation import (
     check_matrix,
     check_penalty,
     check_positive_int,
+    check_row_labels,
     check_same_samples,
+    matrix_list,
 )
 from ..base import PersistenceMixin
 from ._core import INEXACT_FACTOR, INEXACT_MAX_RTOL, LinearSolver, PenaltyMatrix
@@ -219,20 +221,19 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             raise TypeError(f"copy must be True or False, got {self.copy!r}")
 
     @staticmethod
-    def _check_Ys(Ys, min_samples: int = 2) -> list[np.ndarray]:
+    def _check_data(X, Ys, min_samples: int = 2) -> tuple[np.ndarray, list[np.ndarray]]:
+        """X and the list Ys as validated float arrays with the same samples (rows)."""
         if isinstance(Ys, np.ndarray) and Ys.ndim == 3:
             Ys = [Ys[:, :, k] for k in range(Ys.shape[2])]
-        if isinstance(Ys, np.ndarray) and Ys.ndim == 2:
-            raise TypeError("Ys: expected a list of K matrices (n, q_k), got one 2-D array; "
-                            "wrap it: [Y]")
-        if Ys is None:
-            raise TypeError("Ys: expected a list of K matrices (n, q_k), got None")
-        if isinstance(Ys, (str, bytes)) or not hasattr(Ys, "__iter__"):
-            raise TypeError(f"Ys: expected a list of K matrices (n, q_k), got {type(Ys).__name__}")
-        Ys = list(Ys)
+        Ys = matrix_list(Ys, "Ys")
         if len(Ys) == 0:
             raise ValueError("Ys: needs at least one imaging modality (K >= 1), got K = 0")
-        return [_check_real(Y, f"Ys[{k}]", min_samples) for k, Y in enumerate(Ys)]
+        names = ["X"] + [f"Ys[{k}]" for k in range(len(Ys))]
+        check_row_labels([X] + Ys, names)
+        X = _check_real(X, "X", min_samples)
+        Ys = [_check_real(Y, nm, min_samples) for Y, nm in zip(Ys, names[1:])]
+        check_same_samples([X] + Ys, names)
+        return X, Ys
 
     def _check_graph(self, A, p, name, keep):
         if A is None:
@@ -272,9 +273,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         """
         self._validate_params()
         X_in = X
-        X = _check_real(X, "X")
-        Ys = self._check_Ys(Ys)
-        check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
+        X, Ys = self._check_data(X, Ys)
         K = len(Ys)
         qs = [Y.shape[1] for Y in Ys]
         if self._couples_regions() and len(set(qs)) > 1:
@@ -640,9 +639,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def _check_new(self, X, Ys):
         check_is_fitted(self, "x_weights_")
-        X = _check_real(X, "X", min_samples=1)
-        Ys = self._check_Ys(Ys, min_samples=1)
-        check_same_samples([X] + Ys, ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
+        X, Ys = self._check_data(X, Ys, min_samples=1)
         p = self.x_mean_.shape[0]
         if X.shape[1] != p:
             raise ValueError(f"X: has {X.shape[1]} features, but the model was fitted with {p}")

@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._validation import check_row_labels, matrix_list
 from ._parallel import ResultStore, base_seed, derive_seed, fingerprint, run_tasks
 from .metrics import align_signs, canonical_correlations, first_component, timed_fit
 
@@ -45,13 +46,11 @@ def as_arrays(X: Any, Ys: Any) -> tuple[np.ndarray, list[np.ndarray]]:
             raise ValueError(f"{name}: expected a 2-D matrix (n_samples, n_features), got shape {arr.shape}")
         return arr
 
-    Xa = conv(X, "X")
-    if Ys is None:
-        raise TypeError("Ys: expected a list of K matrices (n, q_k), got None")
     if isinstance(Ys, np.ndarray) and Ys.ndim == 3:
         Ys = [Ys[:, :, k] for k in range(Ys.shape[2])]
-    elif isinstance(Ys, np.ndarray) or hasattr(Ys, "to_numpy"):
-        raise TypeError("Ys: expected a list of K matrices (n, q_k), got one matrix; wrap it: [Y]")
+    Ys = matrix_list(Ys, "Ys")
+    check_row_labels([X, *Ys], ["X"] + [f"Ys[{k}]" for k in range(len(Ys))])
+    Xa = conv(X, "X")
     Yl = [conv(Y, f"Ys[{k}]") for k, Y in enumerate(Ys)]
     if not Yl:
         raise ValueError("Ys: needs at least one imaging modality (K >= 1)")
@@ -61,37 +60,70 @@ def as_arrays(X: Any, Ys: Any) -> tuple[np.ndarray, list[np.ndarray]]:
     return Xa, Yl
 
 
-def make_folds(cv: Any, n_samples: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_folds(cv: Any, n_samples: int, seed: int, name: str = "cv") -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs.
 
     ``cv`` is an int k (shuffled :class:`~sklearn.model_selection.KFold` seeded by
     ``seed``), an sklearn splitter (its ``split`` is called on ``n_samples`` rows) or
-    an explicit sequence of ``(train, test)`` index arrays.
+    an explicit sequence of ``(train, test)`` index arrays or boolean masks of
+    length ``n_samples``. Explicit folds must hold integer indices in
+    ``[0, n_samples)`` (no negative ones), and the training and test rows of a fold
+    must be disjoint. ``name`` is the argument named in error messages.
     """
     from sklearn.model_selection import KFold
 
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         if cv < 2:
-            raise ValueError(f"cv: needs at least 2 folds, got {cv}")
+            raise ValueError(f"{name}: needs at least 2 folds, got {cv}")
         if cv > n_samples:
-            raise ValueError(f"cv: {cv} folds for {n_samples} samples; use at most {n_samples}")
+            raise ValueError(f"{name}: {cv} folds for {n_samples} samples; use at most {n_samples}")
         splitter = KFold(n_splits=int(cv), shuffle=True, random_state=seed)
         folds = list(splitter.split(np.zeros((n_samples, 1))))
     elif hasattr(cv, "split"):
-        folds = list(cv.split(np.zeros((n_samples, 1))))
+        try:
+            folds = list(cv.split(np.zeros((n_samples, 1))))
+        except TypeError as exc:  # e.g. a stratified splitter, which needs labels
+            raise TypeError(f"{name}: {type(cv).__name__}.split needs more than the number of rows "
+                            f"({exc}); pass its folds as (train, test) index pairs instead") from None
     else:
         try:
-            folds = [(np.asarray(tr), np.asarray(te)) for tr, te in cv]
-        except TypeError:
-            raise TypeError(f"cv: expected an int, an sklearn splitter or (train, test) pairs, got {type(cv).__name__}")
+            folds = [(tr, te) for tr, te in cv]
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected an int, an sklearn splitter or (train, test) pairs, "
+                            f"got {type(cv).__name__}") from None
     out = []
     for f, (tr, te) in enumerate(folds):
-        tr = np.asarray(tr, dtype=np.int64)
-        te = np.asarray(te, dtype=np.int64)
+        tr = _fold_rows(tr, n_samples, f"{name}: fold {f} training rows")
+        te = _fold_rows(te, n_samples, f"{name}: fold {f} test rows")
         if tr.size < 2 or te.size < 2:
-            raise ValueError(f"cv: fold {f} has {tr.size} training and {te.size} test samples; each needs >= 2")
+            raise ValueError(f"{name}: fold {f} has {tr.size} training and {te.size} test samples; each needs >= 2")
+        shared = np.intersect1d(tr, te)
+        if shared.size:
+            raise ValueError(f"{name}: fold {f} has {shared.size} row(s) in both its training and its test "
+                             f"part (first: {int(shared[0])})")
         out.append((tr, te))
     return out
+
+
+def _fold_rows(rows: Any, n_samples: int, what: str) -> np.ndarray:
+    """Row indices of one part of a fold: integer indices in [0, n_samples), or a
+    boolean mask of length n_samples."""
+    a = np.asarray(rows)
+    if a.ndim != 1:
+        raise ValueError(f"{what}: expected a 1-D array of row indices, got shape {a.shape}")
+    if a.dtype == bool:
+        if a.size != n_samples:
+            raise ValueError(f"{what}: a boolean mask needs {n_samples} entries (one per sample), got {a.size}")
+        return np.flatnonzero(a)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{what}: row indices must be integers (or a boolean mask), got dtype {a.dtype}")
+    a = a.astype(np.int64)
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi >= n_samples:
+        raise ValueError(f"{what}: row index {lo if lo < 0 else hi} is outside 0..{n_samples - 1}")
+    return a
 
 
 def _describe_cv(cv: Any) -> Any:
@@ -127,6 +159,9 @@ def _param_list(param_grid: Any) -> list[dict]:
         grid = list(ParameterGrid(param_grid))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"param_grid: {exc}") from None
+    if not grid:
+        raise ValueError(f"param_grid: no grid points in {param_grid!r} (an empty list, or a parameter "
+                         "with no values); pass None to fit the estimator as it is")
     return [dict(sorted(g.items())) for g in grid]
 
 
@@ -466,8 +501,10 @@ def nested_cv(
     grid = _param_list(param_grid)
     _check_param_names(estimator, {k for g in grid for k in g}, "param_grid")
     seed = base_seed(random_state)
-    outer = make_folds(outer_cv, Xa.shape[0], derive_seed(seed, "outer"))
-    inner = [make_folds(inner_cv, tr.size, derive_seed(seed, "inner", o)) for o, (tr, _) in enumerate(outer)]
+    outer = make_folds(outer_cv, Xa.shape[0], derive_seed(seed, "outer"), "outer_cv")
+    # one grid point: nothing to tune, so no inner folds are needed (or checked)
+    inner = [make_folds(inner_cv, tr.size, derive_seed(seed, "inner", o), "inner_cv") if len(grid) > 1 else []
+             for o, (tr, _) in enumerate(outer)]
     config = {"kind": "nested_cv", "estimator": _estimator_config(estimator), "grid": repr(grid),
               "outer": _describe_cv(outer_cv), "inner": _describe_cv(inner_cv), "prior": _describe_prior(prior),
               "seed": seed}
@@ -520,6 +557,7 @@ def nested_cv(
     U = np.stack([res[f"outer/{o}"]["x_weights"] for o in range(len(outer))])
     V = [np.stack([res[f"outer/{o}"]["y_weights"][k] for o in range(len(outer))]) for k in range(K)]
     U, V = align_signs(U, V)
-    inner_cols = ["fold", "grid_index", "inner_fold", "score"] + [f"param_{k}" for k in (grid[0] if grid else {})]
+    names = dict.fromkeys(k for g in grid for k in g)  # a list of grids may name different parameters
+    inner_cols = ["fold", "grid_index", "inner_fold", "score"] + [f"param_{k}" for k in names]
     return NestedCVResult(table=pd.DataFrame(rows), inner_table=pd.DataFrame(inner_rows, columns=inner_cols),
                           x_weights=U, y_weights=V, best_params=best, folds=outer)

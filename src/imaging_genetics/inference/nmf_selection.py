@@ -168,7 +168,14 @@ def nmf_grid_search(
         unknown = set(param_grid) - set(names)
         if unknown:
             raise ValueError(f"param_grid: {sorted(unknown)} are not penalties of {type(estimator).__name__}")
-        grid.update({k: [float(v) for v in vals] for k, vals in param_grid.items()})
+        for k, vals in param_grid.items():
+            try:
+                grid[k] = [float(v) for v in vals]
+            except (TypeError, ValueError):
+                raise ValueError(f"param_grid: {k!r} needs a list of numbers, got {vals!r}") from None
+        empty = sorted(k for k in param_grid if not grid[k])
+        if empty:
+            raise ValueError(f"param_grid: no values for {empty}; give each parameter at least one value")
     settings = [dict(zip(names, combo)) for combo in itertools.product(*(grid[p] for p in names))]
     fit_kw = _fit_kwargs(estimator, cross_adjacency, graphs)
 

@@ -4,6 +4,7 @@ Hardy-Weinberg exact test."""
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from typing import Any
 
@@ -184,7 +185,8 @@ class GenotypeQC(_Transformer):
     hwe_pvalue : float, default 1e-6
         Keep SNPs with HWE exact-test p >= hwe_pvalue (0 disables the test).
     min_call_rate : float, default 0.9
-        Keep SNPs called in at least this fraction of the (kept) training samples.
+        Keep SNPs called in at least this fraction of the training samples (all of
+        them: the sample call rates are computed over the SNPs that pass this).
     min_sample_call_rate : float, default 0.9
         Training samples called at fewer than this fraction of SNPs are left out of
         the SNP statistics.
@@ -231,7 +233,7 @@ class GenotypeQC(_Transformer):
         for name, upper in (("min_maf", 0.5), ("hwe_pvalue", 1.0), ("min_call_rate", 1.0),
                             ("min_sample_call_rate", 1.0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= upper:
                 raise ValueError(f"GenotypeQC: {name} must be a number in [0, {upper}], got {value!r}")
 
     def fit(self, X: Any, y: Any = None) -> "GenotypeQC":
@@ -373,7 +375,11 @@ class GenotypeQC(_Transformer):
             freq = dosage_sum / (2.0 * n_called)
         freq = np.where(n_called > 0, freq, np.nan)
         self.a1_frequency_ = freq
-        self.maf_ = np.minimum(freq, 1.0 - freq)
+        # the minor allele's count over 2 n, not min(f, 1 - f): 1 - 0.9 is 0.0999..., and
+        # a SNP at MAF exactly min_maf would be kept or dropped by which allele is A1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            maf = np.minimum(dosage_sum, 2.0 * n_called - dosage_sum) / (2.0 * n_called)
+        self.maf_ = np.where(n_called > 0, maf, np.nan)
         self.hwe_pvalue_ = np.asarray(hwe_exact_pvalue(n_het, n_hom_a1, n_hom_a2), dtype=np.float64).reshape(-1)
 
     def _set_flags(self) -> None:
