@@ -92,3 +92,16 @@ def test_timed_fit_and_correlations():
     assert rec.memory_method in ("vmhwm", "sampled")
     c = canonical_correlations(rec.estimator, X, Ys)
     np.testing.assert_allclose(c, rec.estimator.canonical_correlations_, atol=1e-12)
+
+
+def test_auc_plain_lists_union_and_nan():
+    w, t = [0.1, 0.9, 0.2, 0.8], [0, 1, 0, 1]
+    # plain lists of numbers are one vector each
+    assert feature_selection_auc(w, t) == feature_selection_auc(np.array(w), np.array(t)) == 1.0
+    assert feature_selection_auc(np.array(w), [1, 0, 0, 1]) == 0.25  # 1 of 4 pairs ordered
+    # one shared weight vector against per-task supports: their union
+    masks = np.array([[0, 0], [1, 0], [0, 0], [0, 1]])
+    assert feature_selection_auc(np.array(w)[:, None], masks) == 1.0
+    assert feature_selection_auc(np.array([0.1, 0.9, 0.2, 0.05])[:, None], masks) == 0.5
+    with pytest.raises(ValueError, match="truth_mask: contains NaN"):
+        feature_selection_auc(w, [0, np.nan, 1, 0])

@@ -468,3 +468,23 @@ def test_restart_stability_separates_planted_modules_from_noise():
         restart_stability(Xs, 1, estimator=est)
     with pytest.raises(ValueError, match="otsu"):
         restart_stability(Xs, 3, estimator=est, method="otsu", threshold=2.0)
+
+
+def test_module_indices_masks_and_errors():
+    # boolean masks name their True features; whole floats are indices
+    assert overlap_rate(np.array([True, False, True]), np.array([True, True, False])) == 0.5
+    assert overlap_rate([1.0, 2.0], [2]) == 1.0
+    with pytest.raises(ValueError, match=r"module_a: feature indices must be whole numbers, got 2.5"):
+        overlap_rate([1.0, 2.5], [2.0])
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(40, 1))
+    Xs = [np.abs(z + 0.3 * rng.normal(size=(40, 5))), np.abs(z + 0.3 * rng.normal(size=(40, 4)))]
+    by_mask = module_significance([np.arange(5) < 3, np.array([False, True, True, False])], Xs, 49, random_state=0)
+    by_index = module_significance([np.arange(3), np.array([1, 2])], Xs, 49, random_state=0)
+    assert by_mask == by_index
+    with pytest.raises(ValueError, match=r"module\[0\]: a boolean mask needs one entry per column of Xs\[0\] \(5\)"):
+        module_significance([np.array([True, True]), np.array([1, 2])], Xs, 49)
+    H = rng.random((2, 10))
+    H[0, 3] = np.nan
+    with pytest.raises(ValueError, match=r"H_0: 1 NaN or infinite coefficient"):
+        extract_modules([H], threshold=1.0)

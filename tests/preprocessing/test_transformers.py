@@ -283,3 +283,20 @@ def test_positive_negative_split_rejects_bad_input(data):
         split.inverse_transform(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="indices"):
         split.source_features([8])
+
+
+def test_residualizer_matches_covariates_by_name():
+    rng = np.random.default_rng(0)
+    cov = pd.DataFrame({"age": rng.normal(50, 10, 30), "sex": rng.integers(0, 2, 30).astype(float)})
+    X = pd.DataFrame(rng.normal(size=(30, 2)) + cov[["age"]].to_numpy())
+    r = CovariateResidualizer().fit(X, cov)
+    # the same covariates in another column order give the same residuals
+    pd.testing.assert_frame_equal(r.transform(X, cov), r.transform(X, cov[["sex", "age"]]))
+    with pytest.raises(ValueError, match=r"columns \['height', 'sex'\].*fitted with \['age', 'sex'\]"):
+        r.transform(X, cov.rename(columns={"age": "height"}))
+    # integer column labels can be named as they are
+    D = pd.DataFrame(rng.normal(size=(30, 3)))
+    D[3] = cov["age"].to_numpy()
+    out = CovariateResidualizer(covariate_columns=[3]).fit_transform(D)
+    assert list(out.columns) == ["0", "1", "2"]  # output labels are text, as for every transformer
+    np.testing.assert_allclose(out.to_numpy(), CovariateResidualizer().fit_transform(D[[0, 1, 2]], D[[3]]).to_numpy())

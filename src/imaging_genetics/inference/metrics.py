@@ -97,6 +97,8 @@ def canonical_correlations(estimator: Any, X: Any, Ys: Sequence[Any]) -> np.ndar
 # --------------------------------------------------------------------------- AUC
 def _as_columns(values: Any, name: str) -> list[np.ndarray]:
     """A vector, a (p, K) matrix or a list of vectors -> list of 1-D float arrays."""
+    if isinstance(values, (list, tuple)) and values and all(np.ndim(v) == 0 for v in values):
+        values = np.asarray(values)  # a plain list of numbers is one vector, not K of length 1
     if isinstance(values, (list, tuple)):
         cols = [np.asarray(v, dtype=np.float64).ravel() for v in values]
         if not cols:
@@ -128,9 +130,14 @@ def _auc(score: np.ndarray, label: np.ndarray, name: str) -> float:
 
 def _mask_columns(truth_mask: Any, n_cols: int) -> list[np.ndarray]:
     cols = _as_columns(truth_mask, "truth_mask")
+    if any(np.isnan(c).any() for c in cols):
+        raise ValueError("truth_mask: contains NaN; give True/False (or 1/0) for every feature")
     cols = [np.asarray(c != 0) for c in cols]
     if len(cols) == 1 and n_cols > 1:
         cols = cols * n_cols
+    if n_cols == 1 and len(cols) > 1 and len({c.shape for c in cols}) == 1:
+        # one weight vector shared by the tasks (e.g. JCB-SCCA's u): its support is the union
+        cols = [np.logical_or.reduce(cols)]
     if len(cols) != n_cols:
         raise ValueError(f"truth_mask: {len(cols)} columns, but weights have {n_cols} tasks")
     return cols
@@ -149,7 +156,9 @@ def feature_selection_auc(weights: Any, truth_mask: Any, *, per_task: bool = Fal
     weights : ndarray (p,), ndarray (p, K), or list of K ndarrays (q_k,)
         Estimated weights, e.g. ``x_weights_`` or ``y_weights_``.
     truth_mask : array-like of bool, same layout as ``weights`` or (p,)
-        True support (nonzero true weight). A (p,) mask is used for every task.
+        True support (nonzero true weight). A (p,) mask is used for every task;
+        a (p, K) mask against one weight vector (a model whose SNP weights are
+        shared by the tasks) is reduced to the union of the task supports.
     per_task : bool, default False
         False: one AUC; for several tasks the score of a feature is its row norm
         across tasks and its label "in the support of any task" (equal lengths

@@ -45,6 +45,10 @@ def _coefficients(model: Any) -> list[np.ndarray]:
         raise TypeError("model must be a fitted joint NMF model or a list of H_I matrices") from exc
     if not Hs or any(H.ndim != 2 for H in Hs):
         raise ValueError("expected a list of 2-D coefficient matrices H_I of shape (k, p_I)")
+    for I, H in enumerate(Hs):
+        if not np.isfinite(H).all():
+            raise ValueError(f"H_{I}: {int((~np.isfinite(H)).sum())} NaN or infinite coefficient(s); "
+                             "modules need finite coefficients (was the fit diverging?)")
     return Hs
 
 
@@ -259,7 +263,10 @@ def _module_grams(module, Xs):
         raise ValueError(f"module has {len(module)} feature sets but Xs has {len(Xs)} modalities")
     grams = []
     for I, (idx, X) in enumerate(zip(module, Xs)):
-        idx = np.asarray(idx, dtype=np.int64).ravel()
+        if np.asarray(idx).dtype == bool and np.asarray(idx).size != X.shape[1]:
+            raise ValueError(f"module[{I}]: a boolean mask needs one entry per column of Xs[{I}] "
+                             f"({X.shape[1]}), got {np.asarray(idx).size}")
+        idx = _feature_indices(idx, f"module[{I}]")
         if idx.size and (idx.min() < 0 or idx.max() >= X.shape[1]):
             raise ValueError(f"module[{I}]: feature index out of range for Xs[{I}] with {X.shape[1]} columns")
         if idx.size == 0:
@@ -380,8 +387,32 @@ def module_significance(
     return p
 
 
-def _as_set(x) -> set:
-    return set(np.asarray(x, dtype=np.int64).ravel().tolist())
+def _feature_indices(x: Any, name: str = "module") -> np.ndarray:
+    """A module's feature set as integer indices (1-D int64).
+
+    Integer indices, whole numbers stored as floats, or a boolean mask over the
+    features (its True entries). Fractional or non-finite values are an error:
+    truncating them would silently name other features.
+    """
+    a = np.asarray(x).ravel()
+    if a.dtype == bool:
+        return np.flatnonzero(a)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.int64)
+    try:
+        f = a.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: feature indices must be integers or a boolean mask, got dtype {a.dtype}") from None
+    if not (np.isfinite(f).all() and np.array_equal(f, np.round(f))):
+        bad = f[~(np.isfinite(f) & (f == np.round(f)))][0]
+        raise ValueError(f"{name}: feature indices must be whole numbers, got {float(bad)!r}")
+    return f.astype(np.int64)
+
+
+def _as_set(x, name: str = "module") -> set:
+    return set(_feature_indices(x, name).tolist())
 
 
 def _is_module(x) -> bool:
@@ -406,7 +437,7 @@ def overlap_rate(module_a, module_b):
         if len(module_a) != len(module_b):
             raise ValueError("the two modules have different numbers of modalities")
         return np.array([overlap_rate(a, b) for a, b in zip(module_a, module_b)])
-    a, b = _as_set(module_a), _as_set(module_b)
+    a, b = _as_set(module_a, "module_a"), _as_set(module_b, "module_b")
     small = min(len(a), len(b))
     return len(a & b) / small if small else 0.0
 
@@ -470,7 +501,7 @@ def multi_membership_rate(modules: Sequence[Sequence[Any]], n_components: int | 
     cut = max(1.0, K / 10)
     out = np.empty(M)
     for I in range(M):
-        members = [np.unique(np.asarray(m[I], dtype=np.int64).ravel()) for m in modules]
+        members = [np.unique(_feature_indices(m[I], f"modules[{i}][{I}]")) for i, m in enumerate(modules)]
         _, counts = np.unique(np.concatenate(members), return_counts=True)
         out[I] = float(np.mean(counts > cut)) if counts.size else float("nan")
     return out

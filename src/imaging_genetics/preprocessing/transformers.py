@@ -147,11 +147,28 @@ class CovariateResidualizer(_Transformer):
             raise ValueError(
                 "CovariateResidualizer: covariate_columns needs X as a DataFrame with those columns"
             )
-        cols = [str(c) for c in self.covariate_columns]
-        missing = [c for c in cols if c not in X.columns]
+        # a label as given (0 for an integer-labelled table) or as its text ("age", "0")
+        by_text = {str(c): c for c in X.columns}
+        cols = [c if c in X.columns else by_text.get(str(c)) for c in self.covariate_columns]
+        missing = [str(c) for c, found in zip(self.covariate_columns, cols) if found is None]
         if missing:
             raise ValueError(f"CovariateResidualizer: covariate column(s) {missing} not in X")
         return X.drop(columns=cols), X[cols]
+
+    def _named_like_fit(self, C: Any) -> Any:
+        """Covariates of transform in the fitted column order, when both are labelled."""
+        fitted = self.covariate_names_
+        if not isinstance(C, pd.DataFrame) or fitted == [f"covariate{i}" for i in range(len(fitted))]:
+            return C  # unlabelled at fit: matched by position
+        given = [str(c) for c in C.columns]
+        if given == fitted:
+            return C
+        if sorted(given) == sorted(fitted) and len(set(given)) == len(given):
+            return C.iloc[:, [given.index(c) for c in fitted]]
+        raise ValueError(
+            f"CovariateResidualizer: covariates have columns {given[:10]}, but the model was fitted "
+            f"with {fitted[:10]}; give the same covariates"
+        )
 
     @staticmethod
     def _align(X: pd.DataFrame, C: Any) -> Any:
@@ -209,7 +226,7 @@ class CovariateResidualizer(_Transformer):
         """Residuals of X (n_samples, n_features) after removing the fitted covariate part."""
         Xf, C = self._split(X, covariates)
         arr = self._validate(Xf, reset=False)
-        Cm = self._covariates(C, arr.shape[0])
+        Cm = self._covariates(self._named_like_fit(C), arr.shape[0])
         if Cm.shape[1] != self.coef_.shape[0]:
             raise ValueError(
                 f"CovariateResidualizer: {Cm.shape[1]} covariate column(s) given, fitted with "
