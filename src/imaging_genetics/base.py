@@ -94,6 +94,12 @@ class _Encoder:
             return {"__tuple__": [self.encode(v) for v in value]}
         if isinstance(value, list):
             return [self.encode(v) for v in value]
+        # a random_state given as a generator: its current state, so the loaded model
+        # holds a generator that continues the same stream
+        if isinstance(value, np.random.Generator):
+            return {"__generator__": self.encode(value.bit_generator.state)}
+        if isinstance(value, np.random.RandomState):
+            return {"__randomstate__": self.encode(value.get_state(legacy=False))}
         if isinstance(value, dict):
             if all(isinstance(k, str) for k in value):
                 return {"__dict__": {k: self.encode(v) for k, v in value.items()}}
@@ -117,6 +123,19 @@ class _Encoder:
         raise TypeError(f"cannot save a value of type {type(value).__name__}")
 
 
+#: Bit generators a saved random_state may name (no other name is looked up).
+_BIT_GENERATORS = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
+
+
+def _bit_generator(state: dict) -> np.random.BitGenerator:
+    name = state.get("bit_generator")
+    if name not in _BIT_GENERATORS:
+        raise IncompatibleModelFileError(f"unknown random generator {name!r} in the file")
+    bg = getattr(np.random, name)()
+    bg.state = state
+    return bg
+
+
 class _Decoder:
     def __init__(self, arrays: Any) -> None:
         self.arrays = arrays
@@ -137,6 +156,12 @@ class _Decoder:
             return tuple(self.decode(v) for v in value["__tuple__"])
         if "__dict__" in value:
             return {k: self.decode(v) for k, v in value["__dict__"].items()}
+        if "__generator__" in value:
+            return np.random.Generator(_bit_generator(self.decode(value["__generator__"])))
+        if "__randomstate__" in value:
+            rs = np.random.RandomState()
+            rs.set_state(self.decode(value["__randomstate__"]))
+            return rs
         if "__items__" in value:
             return {_hashable(self.decode(k)): self.decode(v) for k, v in value["__items__"]}
         if "__dataframe__" in value:

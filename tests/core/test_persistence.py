@@ -112,3 +112,28 @@ def test_bundle_round_trip(tmp_path):
     assert np.array_equal(back["u"], values["u"]) and back["n"] == 3
     assert back["support"].dtype == bool
     assert (back["graphs"][0] != values["graphs"][0]).nnz == 0
+
+
+@pytest.mark.parametrize("make", [lambda: np.random.RandomState(5), lambda: np.random.default_rng(5),
+                                  lambda: np.random.Generator(np.random.Philox(5))])
+def test_random_generators_round_trip_their_state(tmp_path, make):
+    rs = make()
+    rs.random(3) if hasattr(rs, "random") else rs.rand(3)  # an advanced stream
+    model = Recorder(init=rs).fit(np.ones((4, 2)))
+    loaded = imaging_genetics.load(model.save(tmp_path / "m.npz"), trusted_modules=(Recorder.__module__,))
+    assert type(loaded.init) is type(rs)
+    # the loaded generator continues the same stream
+    draw = (lambda g: g.random(5)) if isinstance(rs, np.random.Generator) else (lambda g: g.rand(5))
+    np.testing.assert_array_equal(draw(loaded.init), draw(rs))
+
+
+def test_unknown_bit_generator_is_refused(tmp_path):
+    path = Recorder(init=np.random.default_rng(1)).fit(np.ones((4, 2))).save(tmp_path / "m.npz")
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["__metadata__"]))
+    meta["params"]["__dict__"]["init"]["__generator__"]["__dict__"]["bit_generator"] = "os.system"
+    arrays["__metadata__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    with pytest.raises(IncompatibleModelFileError, match="unknown random generator 'os.system'"):
+        imaging_genetics.load(path, trusted_modules=(Recorder.__module__,))

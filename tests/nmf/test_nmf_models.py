@@ -84,6 +84,52 @@ def test_bad_parameters(problem):
             JNMF(3, dtype=dtype).fit(Xs)
 
 
+def test_parameters_checked_where_no_prior_uses_them_and_mistyped_pairs(problem):
+    Xs, cross, graphs = problem
+    with pytest.raises(ValueError, match="cross_strength"):
+        JSNMNMF(3, cross_strength=-1.0).fit(Xs)
+    with pytest.raises(ValueError, match="smoothness"):
+        JCBSNMF(3, smoothness=-1.0).fit(Xs, cross_adjacency=cross)
+    # a pair without a prior would have left the real pair at lambda = 0
+    pairs = sorted(cross)
+    with pytest.raises(ValueError, match=r"cross_strength: pair\(s\) \[\(0, 7\)\] have no cross_adjacency"):
+        JSNMNMF(3, cross_strength={(0, 7): 0.5}, max_iter=2).fit(Xs, cross_adjacency=cross)
+    m = JSNMNMF(3, cross_strength={pairs[0]: 0.5}, max_iter=2, n_restarts=1, random_state=0)
+    m.fit(Xs, cross_adjacency=cross)  # a pair left out of the dict gets 0
+
+
+def test_custom_start_must_be_finite_and_alive(problem):
+    Xs, _, _ = problem
+    n, k = Xs[0].shape[0], 3
+    W = np.ones((n, k))
+    Hs = [np.ones((k, X.shape[1])) for X in Xs]
+    model = JNMF(k, init="custom", n_restarts=1, max_iter=5)
+    bad = W.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"init_basis: 1 NaN or infinite"):
+        model.fit(Xs, init_basis=bad, init_coefficients=Hs)
+    bad = W.copy()
+    bad[:, 1] = 0
+    with pytest.raises(ValueError, match=r"component\(s\) \[1\] start all zero"):
+        model.fit(Xs, init_basis=bad, init_coefficients=Hs)
+    dead_row = [H.copy() for H in Hs]
+    for H in dead_row:
+        H[2] = 0
+    with pytest.raises(ValueError, match=r"component\(s\) \[2\] start all zero"):
+        model.fit(Xs, init_basis=W, init_coefficients=dead_row)
+    some = [H.copy() for H in Hs]
+    some[0][0, :2] = 0
+    with pytest.warns(UserWarning, match="2 zero entries .* stay zero"):
+        model.fit(Xs, init_basis=W, init_coefficients=some)
+    assert np.all(model.coefficients_[0][0, :2] == 0)
+
+
+def test_overflow_is_not_called_unboundedness(problem):
+    Xs, _, _ = problem
+    with pytest.raises(FloatingPointError, match="products overflowed .*rescale the data"):
+        JNMF(3, random_state=0, n_restarts=1).fit([X * 1e155 for X in Xs])
+
+
 def test_boundedness_warning():
     Xs, cross, _ = make_problem(seed=1)
     with pytest.warns(BoundednessWarning, match="unbounded"):
@@ -266,3 +312,14 @@ def test_unbounded_objective_diverges_loudly():
     model = JSNMNMF(3, cross_strength=50.0, sparsity=0.0, max_iter=2000, n_restarts=2, random_state=0)
     with pytest.warns(BoundednessWarning), pytest.raises(FloatingPointError, match="unbounded"):
         model.fit(Xs, cross_adjacency=cross)
+
+
+def test_zero_components_are_reported(problem):
+    Xs, cross, graphs = problem
+    with pytest.warns(UserWarning, match=r"component\(s\) \[[0-9, ]+\] of 3 came out zero"):
+        JCBSNMF(3, random_state=0, n_restarts=1, max_iter=50).fit([X * 1e-8 for X in Xs], cross_adjacency=cross,
+                                                                   graphs=graphs)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        JCBSNMF(3, random_state=0, n_restarts=1, max_iter=50).fit(Xs, cross_adjacency=cross, graphs=graphs)
+    assert not [w for w in seen if "came out zero" in str(w.message)]

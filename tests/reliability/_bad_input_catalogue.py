@@ -382,6 +382,8 @@ def _cases() -> list[Case]:
         r"same samples \(rows\).*Xs\[0\]: 11, Xs\[1\]: 12")
     add("nmf.fit", "empty list", lambda t: _nmf(Xs=[]), V, r"Xs: needs at least 1 matrix")
     add("nmf.fit", "one array instead of a list", lambda t: _nmf(Xs=Xs[0]), T, r"Xs: expected a list of matrices.*wrap it")
+    add("nmf.fit", "random_state a Generator", lambda t: _nmf(random_state=np.random.default_rng(0)), T,
+        r"random_state must be None, an int or a numpy RandomState, got Generator")
     add("nmf.fit", "tables for other samples", lambda t: _nmf(
         Xs=[pd.DataFrame(Xs[0], index=[f"s{i}" for i in range(12)]),
             pd.DataFrame(Xs[1], index=[f"t{i}" for i in range(12)])]), V,

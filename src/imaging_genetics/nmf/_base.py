@@ -119,6 +119,11 @@ def _per_pair(value: Any, pairs: Sequence[tuple[int, int]], name: str) -> dict:
         for key, v in value.items():
             I, J = _pair_key(key, name)
             out[(I, J)] = check_penalty(v, f"{name}[{(I, J)}]")
+        unmatched = sorted(set(out) - set(pairs))
+        if unmatched:
+            # a mistyped pair would otherwise leave the intended pair at 0 without a word
+            raise ValueError(f"{name}: pair(s) {unmatched} have no cross_adjacency; the priors given are "
+                             f"for {sorted(pairs)} (a pair left out of the dict gets 0)")
         return {p: out.get(p, 0.0) for p in pairs}
     v = check_penalty(value, name)
     return {p: v for p in pairs}
@@ -228,6 +233,10 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         tol = check_penalty(self.tol, "tol")
         if self.init not in ("random", "nndsvda", "custom"):
             raise ValueError(f"init must be 'random', 'nndsvda' or 'custom', got {self.init!r}")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.RandomState)
+                or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool))):
+            raise TypeError(f"random_state must be None, an int or a numpy RandomState, got {rs!r}")
         if not (isinstance(self.dtype, str) and self.dtype in ("float64", "float32")):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
         lam, beta, gamma1, gamma2 = self._penalty_values()
@@ -262,7 +271,9 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             lams = _per_pair(lam, list(pairs), "cross_strength")
             for (I, J), A in sorted(pairs.items()):
                 cross.append((I, J, lams[(I, J)], normalized_adjacency(A)))
-        elif cross_adjacency is not None and not self._uses_cross:
+        elif self._uses_cross:
+            _per_pair(lam, [], "cross_strength")  # checked even when no prior uses it
+        if cross_adjacency is not None and not self._uses_cross:
             warnings.warn(
                 f"{type(self).__name__} has no cross-modality term; cross_adjacency is ignored",
                 UserWarning,
@@ -287,7 +298,9 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
                 S = (S - sp.diags(S.diagonal())).tocsr()
                 S.eliminate_zeros()
                 graph_terms[I] = (betas[I], normalized_adjacency(S))
-        elif graphs is not None and not self._uses_graphs and any(g is not None for g in graphs):
+        elif self._uses_graphs:
+            _per_modality(beta, M, "smoothness")  # checked even when no graph uses it
+        if graphs is not None and not self._uses_graphs and any(g is not None for g in graphs):
             warnings.warn(
                 f"{type(self).__name__} has no graph (Laplacian) term; graphs are ignored",
                 UserWarning,
@@ -335,9 +348,25 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             for I, (H, X) in enumerate(zip(Hc, Xs)):
                 if H.shape != (k, X.shape[1]):
                     raise ValueError(f"init_coefficients[{I}]: expected shape {(k, X.shape[1])}, got {H.shape}")
+            for name, A in (("init_basis", Wc), *((f"init_coefficients[{I}]", H) for I, H in enumerate(Hc))):
+                if not np.isfinite(A).all():
+                    raise ValueError(f"{name}: {int((~np.isfinite(A)).sum())} NaN or infinite entries")
             if (Wc < 0).any() or any((H < 0).any() for H in Hc):
                 raise ValueError("init_basis / init_coefficients must be nonnegative")
-            base = (Wc, np.hstack(Hc))
+            Hcat = np.hstack(Hc)
+            # a multiplicative update keeps a zero at zero: a component whose W column or
+            # whose every H row is zero would stay empty for the whole fit
+            dead = sorted(set(np.flatnonzero(~Wc.any(axis=0))) | set(np.flatnonzero(~Hcat.any(axis=1))))
+            if dead:
+                raise ValueError(f"init='custom': component(s) {[int(c) for c in dead]} start all zero in "
+                                 "init_basis or in every init_coefficients matrix, and multiplicative "
+                                 "updates never move a zero; start them positive")
+            n_zero = int((Wc == 0).sum() + (Hcat == 0).sum())
+            if n_zero:
+                warnings.warn(f"init='custom': {n_zero} zero entries in init_basis / init_coefficients stay "
+                              "zero for the whole fit (multiplicative updates never move a zero)", UserWarning,
+                              stacklevel=3)
+            base = (Wc, Hcat)
         for r, seed in enumerate(seeds):
             rng = np.random.RandomState(seed)
             if base is None:
@@ -404,10 +433,14 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         results = [res for chunk in chunks for res in chunk]
         finals = np.array([res["trace"][-1] if res["finite"] else np.inf for res in results])
         if not np.isfinite(finals).any():
-            raise FloatingPointError(
-                "every restart diverged (non-finite factors): the objective is unbounded "
-                "below for these penalties; increase sparsity (gamma2) or lower cross_strength"
-            )
+            top = max(float(X.max()) for X in Xs)
+            if any(np.any(np.asarray(c[2]) > 0) for c in prob.cross):  # (I, J, lambda, ...)
+                cause = ("the objective is unbounded below for these penalties; increase sparsity "
+                         "(gamma2) or lower cross_strength")
+            else:  # without a cross term the objective is bounded: the numbers overflowed
+                cause = (f"the products overflowed (largest data value {top:.3g}); rescale the data, "
+                         "e.g. divide every modality by its largest value")
+            raise FloatingPointError(f"every restart diverged (non-finite factors): {cause}")
         best = int(np.argmin(finals))
         res = results[best]
         self.basis_ = res["W"]
@@ -429,6 +462,16 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        H_all = np.hstack(self.coefficients_)
+        dead = np.flatnonzero(~(self.basis_.any(axis=0) & H_all.any(axis=1)))
+        if dead.size and self.max_iter > 0:
+            top = max(float(X.max()) for X in Xs)
+            warnings.warn(
+                f"{type(self).__name__}: component(s) {dead.tolist()} of {k} came out zero (W column or "
+                f"every H row), so they explain nothing. The penalties (basis_penalty, sparsity) may "
+                f"outweigh the fit at this data scale (largest value {top:.3g}): rescale the data (e.g. "
+                f"divide each modality by its largest value), lower the penalties or n_components",
+                UserWarning, stacklevel=2)
         if self.objective_[-1] < 0:
             warnings.warn(
                 "the objective is negative: the cross-modality term dominates, which is the "

@@ -162,7 +162,8 @@ class JSNMNMF(JointNMFBase):
         K, the number of modules.
     cross_strength : float or dict {(I, J): float}, default=0.01
         lambda_IJ, weight of the cross-modality "must-link" prior A_IJ (scaled to
-        unit spectral norm). The objective is bounded below when
+        unit spectral norm). A dict gives one weight per pair; a pair it leaves
+        out gets 0, and a pair without a ``cross_adjacency`` is an error. The objective is bounded below when
         ``sparsity >= 1/2 max_I sum_J lambda_IJ``; a BoundednessWarning is raised
         otherwise.
     basis_penalty : float, default=0.1
