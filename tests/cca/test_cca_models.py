@@ -100,6 +100,18 @@ def test_feature_permutation_and_column_scaling_invariance(cls, small_data):
                                atol=1e-7)
 
 
+@pytest.mark.parametrize("factor", [1e160, 1e-200])
+def test_extreme_units_give_the_same_fit(factor, small_data):
+    """Standardisation is scale-free: squares of 1e160 would overflow, of 1e-200 underflow."""
+    X, Ys = small_data
+    base = MTSCCA(tol=1e-7).fit(X, Ys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
+        other = MTSCCA(tol=1e-7).fit(X * factor, [Y * factor for Y in Ys])
+    np.testing.assert_allclose(other.x_weights_, base.x_weights_, atol=1e-12)
+    np.testing.assert_allclose(other.canonical_correlations_, base.canonical_correlations_, atol=1e-12)
+
+
 # ------------------------------------------------------------------ limiting cases
 
 
@@ -381,3 +393,27 @@ def test_tcca_accepts_its_earlier_parameter_names_with_a_warning():
         TCCA(sparsity_x=0.5, ridge_x=0.3).fit(X, Ys)
     with pytest.raises(ValueError, match="ridge_y"):
         TCCA(ridge_y=-1.0).fit(X, Ys)
+
+
+def test_components_beyond_the_data_are_reported(small_data):
+    X, Ys = small_data  # p = 30 SNPs: SCCA's deflation removes K = 3 directions of X per component
+    first = X.shape[1] // len(Ys) + 1
+    with pytest.warns(UserWarning, match=rf"component\(s\) \[{first}, .*\] of {first + 2} are void"):
+        SCCA(n_components=first + 2, max_iter=50).fit(X, Ys)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        SCCA(n_components=first - 1, max_iter=50).fit(X, Ys)
+    assert not [w for w in seen if "are void" in str(w.message)]
+
+
+def test_score_needs_two_rows_and_groups_need_labels(small_data):
+    X, Ys = small_data
+    model = SCCA(max_iter=50).fit(X, Ys)
+    with pytest.raises(ValueError, match="a correlation needs at least 2 samples"):
+        model.score(X[:1], [Y[:1] for Y in Ys])
+    groups = np.arange(X.shape[1]).astype(float) // 3
+    groups[4] = np.nan
+    with pytest.raises(ValueError, match=r"snp_groups: 1 missing label\(s\) \(first at SNP 4\)"):
+        MTGSCCA(max_iter=5).fit(X, Ys, snp_groups=groups)
+    with pytest.raises(ValueError, match=r"snp_groups: 2 missing label"):
+        MTGSCCA(max_iter=5).fit(X, Ys, snp_groups=np.array([None, None] + list(range(X.shape[1] - 2)), dtype=object))

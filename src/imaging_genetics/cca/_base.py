@@ -26,6 +26,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -81,8 +82,11 @@ def _standardize_fit(A: np.ndarray):
     for a, b in _column_chunks(n, p):
         block = A[:, a:b]
         mean[a:b] = block.mean(axis=0)
-        sd[a:b] = block.std(axis=0)
-        top[a:b] = np.abs(block).max(axis=0, initial=0.0)
+        t = np.abs(block).max(axis=0, initial=0.0)
+        top[a:b] = t
+        # the spread of each column divided by its largest magnitude, so that squares of
+        # values near 1e160 do not overflow and those near 1e-200 do not underflow
+        sd[a:b] = (block / np.where(t > 0, t, 1.0)).std(axis=0) * t
     # Constant up to round-off relative to the column's own magnitude, so data in
     # small units (say 1e-12) are not mistaken for constant columns.
     keep = sd > 1e-10 * top
@@ -350,6 +354,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                 if g.shape != (p,):
                     raise ValueError(f"snp_groups: expected one label per SNP, shape ({p},), "
                                      f"got {g.shape}")
+                missing = np.asarray(pd.isna(g), dtype=bool)
+                if missing.any():  # NaN would form one group of its own, None breaks sorting
+                    raise ValueError(f"snp_groups: {int(missing.sum())} missing label(s) (first at SNP "
+                                     f"{int(np.flatnonzero(missing)[0])}); give every SNP a group")
                 groups = g[xkeep]
             else:
                 from ..networks import connected_components_groups, ld_graph
@@ -375,8 +383,13 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         objective, surrogate, n_iter = [], [], 0
         Xd, Yd = Xs, list(Yss)
         loadings, Us = [], []
+        # the views are standardised here, so their plain norms cannot overflow
+        first = [np.linalg.norm(A) for A in (Xs, *Yss)] if C > 1 else []
+        exhausted = []  # components fitted after deflation left (almost) nothing of a view
         with one_blas_thread(), contextlib.closing(products):
             for c in range(C):
+                if c and any(np.linalg.norm(A) <= 1e-8 * f for A, f in zip((Xd, *Yd), first)):
+                    exhausted.append(c)
                 ctx.X, ctx.Ys = Xd, Yd
                 U, V, trace, sur, it = self._fit_component(ctx)
                 if c == 0:
@@ -403,6 +416,13 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                         self._y_loadings_store(k, V[k], qk)
                         newY.append(Yd[k] - np.outer(s, qk))
                     Yd = newY
+        null = sorted(set(exhausted) | {c for c in range(C) if not Ufull[:, :, c].any()
+                                         or not any(v[:, c].any() for v in Vfull)})
+        if null:
+            warnings.warn(f"{type(self).__name__}: component(s) {[c + 1 for c in null]} of {C} are void: "
+                          "the earlier components exhaust the data (after deflation nothing is left to "
+                          "correlate, so their weights are zero or fit round-off); lower n_components",
+                          UserWarning, stacklevel=2)
         if C == 1:
             self.x_weights_ = Ufull[:, :, 0]
             self.y_weights_ = [v[:, 0] for v in Vfull]
@@ -684,17 +704,13 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
 
     def score(self, X, Ys, y=None):
         """Mean over tasks of the canonical correlation on (X, Ys), first component."""
-        xs, ys = self._variates(X, Ys)
-        vals = []
-        for k in range(self.n_tasks_):
-            a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
-            b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
-            vals.append(pearson(a, b))
-        return float(np.mean(vals))
+        return float(np.mean(self.task_correlations(X, Ys)))
 
     def task_correlations(self, X, Ys) -> np.ndarray:
         """Canonical correlation of every task on (X, Ys), first component: (K,)."""
         xs, ys = self._variates(X, Ys)
+        if xs.shape[0] < 2:
+            raise ValueError(f"X: a correlation needs at least 2 samples (rows), got {xs.shape[0]}")
         out = []
         for k in range(self.n_tasks_):
             a = xs[:, k] if xs.ndim == 2 else xs[:, k, 0]
