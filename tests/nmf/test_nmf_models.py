@@ -122,6 +122,8 @@ def test_custom_start_must_be_finite_and_alive(problem):
     with pytest.warns(UserWarning, match="2 zero entries .* stay zero"):
         model.fit(Xs, init_basis=W, init_coefficients=some)
     assert np.all(model.coefficients_[0][0, :2] == 0)
+    with pytest.warns(UserWarning, match="used only with init='custom'"):
+        JNMF(k, n_restarts=1, max_iter=5).fit(Xs, init_basis=W, init_coefficients=Hs)
 
 
 def test_overflow_is_not_called_unboundedness(problem):

@@ -334,6 +334,9 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         W0 = np.empty((R, n, k))
         Hcat0 = np.empty((R, k, Xcat.shape[1]))
         base = None
+        if self.init != "custom" and (init_basis is not None or init_coefficients is not None):
+            warnings.warn(f"init_basis / init_coefficients are used only with init='custom' (init is "
+                          f"{self.init!r}); they are ignored", UserWarning, stacklevel=3)
         if self.init == "nndsvda":
             base = _nndsvda_init(Xcat, k)
         elif self.init == "custom":

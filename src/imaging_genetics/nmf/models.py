@@ -29,9 +29,10 @@ _COMMON_PARAMS = """
         ``(F_prev - F) / |F_0|``, is below ``tol``.
     init : {"random", "nndsvda", "custom"}, default="random"
         "random": uniform entries scaled to the data mean; "nndsvda": nonnegative
-        double SVD of ``[X_1 ... X_M]`` with zeros set to the data mean (later
-        restarts are multiplicatively perturbed copies); "custom": pass
-        ``init_basis`` and ``init_coefficients`` to ``fit``.
+        double SVD of ``[X_1 ... X_M]`` with zeros set to ``0.1 sqrt(mean(X) / k)``
+        (multiplicative updates never move a zero; later restarts are
+        multiplicatively perturbed copies); "custom": pass ``init_basis`` and
+        ``init_coefficients`` to ``fit`` (used only with this setting).
     random_state : int, RandomState or None
         Seeds every restart; results are bit-reproducible for a fixed value and
         identical whatever ``n_jobs``.
