@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -300,3 +301,16 @@ def test_residualizer_matches_covariates_by_name():
     out = CovariateResidualizer(covariate_columns=[3]).fit_transform(D)
     assert list(out.columns) == ["0", "1", "2"]  # output labels are text, as for every transformer
     np.testing.assert_allclose(out.to_numpy(), CovariateResidualizer().fit_transform(D[[0, 1, 2]], D[[3]]).to_numpy())
+
+
+def test_standardizer_extreme_units_and_ddof():
+    X = np.random.default_rng(1).normal(size=(20, 3))
+    X[3, 1] = np.nan
+    ref = Standardizer().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # squares of 1e160 overflowed before
+        big = Standardizer().fit_transform(X * 1e160)
+    np.testing.assert_allclose(big, ref, atol=1e-12)
+    for bad in (19, -1, 1.5):  # column 1 has 19 observed values
+        with pytest.raises(ValueError, match=r"ddof must be an integer in \[0, 18\]"):
+            Standardizer(ddof=bad).fit(X)

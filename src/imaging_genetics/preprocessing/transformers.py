@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import warnings
 from typing import Any, Sequence
 
@@ -272,10 +273,17 @@ class Standardizer(_Transformer):
         if not self.min_std >= 0:
             raise ValueError(f"Standardizer: min_std must be >= 0, got {self.min_std!r}")
         arr = self._validate(X, reset=True)
+        n_min = int(np.min(np.sum(~np.isnan(arr), axis=0), initial=arr.shape[0]))
+        if isinstance(self.ddof, bool) or not isinstance(self.ddof, numbers.Integral) or not 0 <= self.ddof < max(n_min, 1):
+            raise ValueError(f"Standardizer: ddof must be an integer in [0, {max(n_min, 1) - 1}] (fewer than the "
+                             f"observed values of every column, {n_min} at least), got {self.ddof!r}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(arr, axis=0)
-            sd = np.nanstd(arr, axis=0, ddof=self.ddof)
+            # on each column divided by its largest magnitude: no overflow of squares near 1e160
+            top = np.nanmax(np.abs(arr), axis=0, initial=0.0)
+            unit = np.where(top > 0, top, 1.0)
+            sd = np.nanstd(arr / unit, axis=0, ddof=self.ddof) * unit
         empty = np.isnan(mean)
         if empty.any():
             raise ValueError(
