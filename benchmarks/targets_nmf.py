@@ -289,21 +289,25 @@ def _loop_select(param_grid, max_iter):
     from imaging_genetics.nmf import JCBSNMF
 
     Xs, cross, graphs = real_size_data()
+    from imaging_genetics.nmf import BoundednessWarning
+
     names = list(param_grid)
-    best, best_err = None, np.inf
+    best = {True: (np.inf, None), False: (np.inf, None)}  # by boundedness: (error, group)
     for g, combo in enumerate(itertools.product(*(param_grid[p] for p in names)), start=1):
         model = JCBSNMF(n_components=K_GRID, n_restarts=1, max_iter=max_iter, tol=0, random_state=0,
                         **dict(zip(names, combo)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
                 model.fit(Xs, cross_adjacency=cross, graphs=graphs)
                 err = model.objective_terms_["fit"]
             except FloatingPointError:
                 err = np.inf
-        if err < best_err:
-            best, best_err = g, err
-    return best
+        bounded = not any(issubclass(w.category, BoundednessWarning) for w in caught)
+        if err < best[bounded][0]:
+            best[bounded] = (err, g)
+    # the rule of nmf_grid_search: the best bounded setting, any setting only when none is bounded
+    return best[True][1] if best[True][1] is not None else best[False][1]
 
 
 def grid(rate: float, quick: bool, full: bool) -> list[Result]:

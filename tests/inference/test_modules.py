@@ -376,8 +376,10 @@ def test_grid_search_order_scoring_and_resume(tmp_path):
     # nested-loop numbering: lambda outermost, gamma2 innermost
     assert table.loc[1, ["cross_strength", "basis_penalty", "sparsity"]].tolist() == [1e-3, 1e-3, 10.0]
     assert table.loc[4, "cross_strength"] == 1.0
-    best = table.loc[table["reconstruction_error"].idxmin()]
-    assert table.attrs["best_group"] == best["group"] and best["rank"] == 1
+    # the recommended setting is the lowest error among those with a bounded objective
+    bounded = table[table["bounded"]]
+    best = bounded.loc[bounded["reconstruction_error"].idxmin()]
+    assert table.attrs["best_group"] == best["group"] and table.attrs["best_bounded"]
     # strong penalties cost reconstruction accuracy
     assert table.loc[0, "reconstruction_error"] < table.loc[3, "reconstruction_error"]
     # the unbounded settings are flagged (lambda=1 > 2 gamma2 with gamma2=1e-3)
@@ -488,3 +490,16 @@ def test_module_indices_masks_and_errors():
     H[0, 3] = np.nan
     with pytest.raises(ValueError, match=r"H_0: 1 NaN or infinite coefficient"):
         extract_modules([H], threshold=1.0)
+
+
+def test_best_setting_prefers_bounded_and_finite():
+    from imaging_genetics.inference import best_setting
+
+    table = pd.DataFrame({"group": [1, 2, 3, 4], "reconstruction_error": [0.5, np.nan, 1.0, 2.0],
+                          "bounded": [False, True, True, True]})
+    assert best_setting(table)["group"] == 3  # 1 is better but unbounded, 2 diverged
+    table["bounded"] = False
+    assert best_setting(table)["group"] == 1  # none bounded: the best of all, flagged
+    table["reconstruction_error"] = np.nan
+    with pytest.raises(ValueError, match="every setting of the grid diverged"):
+        best_setting(table)

@@ -29,6 +29,7 @@ _EXPORTS = {
     "reconstruction_correlation": "modules",
     "reconstruction_errors": "modules",
     "nmf_grid_search": "nmf_selection",
+    "best_setting": "nmf_selection",
     "select_n_components": "nmf_selection",
     "restart_stability": "nmf_selection",
 }

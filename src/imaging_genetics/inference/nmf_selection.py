@@ -41,7 +41,7 @@ from .modules import (
     reconstruction_correlation,
 )
 
-__all__ = ["PAPER_GRID", "nmf_grid_search", "select_n_components", "restart_stability"]
+__all__ = ["PAPER_GRID", "nmf_grid_search", "best_setting", "select_n_components", "restart_stability"]
 
 #: The JCB-SNMF paper's grid of every penalty weight.
 PAPER_GRID = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
@@ -158,7 +158,11 @@ def nmf_grid_search(
     lambda outermost), the parameters, ``reconstruction_error`` (sum_I
     ||X_I - W H_I||_F^2), ``relative_error``, ``objective``, ``n_iter``,
     ``bounded`` (False when the spec §2.5 warning fired), ``rank`` (1 = smallest
-    reconstruction error). ``df.attrs["best"]`` holds the best parameters.
+    reconstruction error). ``df.attrs["best"]`` holds the parameters of the
+    recommended setting (:func:`best_setting`: the lowest reconstruction error
+    among the bounded settings), ``df.attrs["best_group"]`` its group and
+    ``df.attrs["best_bounded"]`` whether it is bounded (False only when no
+    setting is).
     """
     Xs = check_matrices(Xs, "Xs", nonnegative=True)
     estimator = _default_estimator(n_components) if estimator is None else estimator
@@ -262,10 +266,27 @@ def nmf_grid_search(
     table = pd.DataFrame([done[g] for g in sorted(done)])
     table = table[["group", *names, "reconstruction_error", "relative_error", "objective", "n_iter", "bounded"]]
     table["rank"] = table["reconstruction_error"].rank(method="min").astype(int)
-    best = table.loc[table["reconstruction_error"].idxmin()]
+    best = best_setting(table)
     table.attrs["best"] = {p: float(best[p]) for p in names}
     table.attrs["best_group"] = int(best["group"])
+    table.attrs["best_bounded"] = bool(best["bounded"])
     return table
+
+
+def best_setting(table: pd.DataFrame) -> pd.Series:
+    """The recommended row of a :func:`nmf_grid_search` table: the lowest
+    reconstruction error among the settings whose objective is bounded below
+    (spec §2.5); among all settings only when none is bounded (the row's
+    ``bounded`` then says so). Settings that diverged (non-finite error) never are.
+    Ties go to the lowest ``group``.
+    """
+    err = table["reconstruction_error"].to_numpy(dtype=np.float64)
+    finite = table[np.isfinite(err)]
+    if finite.empty:
+        raise ValueError("every setting of the grid diverged (non-finite reconstruction error)")
+    bounded = finite[finite["bounded"].astype(bool)]
+    pool = bounded if len(bounded) else finite
+    return pool.sort_values(["reconstruction_error", "group"], kind="mergesort").iloc[0]
 
 
 def _fitted(estimator, Xs, fit_kw, **params):
