@@ -88,8 +88,9 @@ def _standardize_fit(A: np.ndarray):
         # values near 1e160 do not overflow and those near 1e-200 do not underflow
         sd[a:b] = (block / np.where(t > 0, t, 1.0)).std(axis=0) * t
     # Constant up to round-off relative to the column's own magnitude, so data in
-    # small units (say 1e-12) are not mistaken for constant columns.
-    keep = sd > 1e-10 * top
+    # small units (say 1e-12) are not mistaken for constant columns; a spread below
+    # the smallest normal number (1 / sd would overflow) counts as none.
+    keep = (sd > 1e-10 * top) & (sd >= np.finfo(np.float64).tiny)
     scale = np.where(keep, 1.0 / np.where(keep, sd, 1.0), 0.0)
     return mean, scale, keep
 
