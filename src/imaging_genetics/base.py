@@ -192,6 +192,41 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON values: NumPy scalars and arrays as Python numbers and
+    lists, NaN and infinities as None (JSON has no NaN), anything else as text."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (bool, int, str)):
+        return value
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return str(value)
+
+
+def write_json(path: str | os.PathLike, value: Any) -> Path:
+    """Write ``value`` (see :func:`json_safe`) as indented, strictly valid JSON, atomically."""
+    document = json.dumps(json_safe(value), indent=2, allow_nan=False).encode("utf-8")
+    return atomic_write_bytes(path, lambda fh: fh.write(document))
+
+
 def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it.
 

@@ -76,9 +76,20 @@ def test_de_command(study):
     res = runner.invoke(app, ["de", str(tmp / "expr_diag.csv"), "-g", "diagnosis", "--levels", "AD,HC",
                               "--method", "welch", "-o", str(tmp / "de2")])
     assert res.exit_code == 0, res.output
+    assert set(table["case"]) == {"AD"} and set(table["control"]) == {"HC"}
     # three labels without --levels: a clear error
     res = runner.invoke(app, ["de", str(tmp / "expr.csv"), "-g", str(tmp / "diag.csv"), "-o", str(out)])
     assert res.exit_code == 2 and "exactly two group labels" in res.output
+    # two labels without --levels: the table and the message say which is the case
+    two = diag[diag["diagnosis"] != "MCI"]
+    two.to_csv(tmp / "diag2.csv")
+    expr.loc[two.index].to_csv(tmp / "expr2.csv")
+    res = runner.invoke(app, ["de", str(tmp / "expr2.csv"), "-g", str(tmp / "diag2.csv"), "-o", str(tmp / "de3")])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp / "de3" / "differential_expression.csv")
+    case, control = table.loc[0, "case"], table.loc[0, "control"]
+    assert {case, control} == {"AD", "HC"}
+    assert f"comparing case '{case}' with control '{control}'" in res.output
 
 
 def test_roc_command(study):
@@ -124,3 +135,34 @@ def test_pairs_command(study):
     assert len(table) == 5 and (out / "pairs_heatmap.png").stat().st_size > 1000
     res = runner.invoke(app, ["pairs", str(tmp / "expr.csv"), str(tmp / "missing.csv"), "-o", str(out)])
     assert res.exit_code == 2 and "missing.csv" in res.output
+
+
+def test_pairs_reports_dropped_samples_and_n(study, caplog):
+    tmp, expr, diag = study
+    pd.read_csv(tmp / "roi.csv", index_col=0).iloc[:-5].to_csv(tmp / "roi_part.csv")  # 5 IDs missing
+    out = tmp / "pairs_part"
+    with caplog.at_level("WARNING"):
+        res = runner.invoke(app, ["pairs", str(tmp / "expr.csv"), str(tmp / "roi_part.csv"), "--top", "3",
+                                  "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"keeping the 25 samples present in every table; dropped 5 of the 30 in TABLE_A {tmp / 'expr.csv'}" \
+        in caplog.text
+    assert "roi_part.csv" not in caplog.text  # TABLE_B keeps all of its rows
+    assert pd.read_csv(out / "pairs.csv")["n_samples"].tolist() == [25, 25, 25]
+    assert "on 25 samples" in res.output
+
+
+@pytest.mark.parametrize("cmd", ["de", "roc", "enrich", "pairs"])
+def test_out_is_a_file_fails_before_reading(study, cmd):
+    tmp, expr, diag = study
+    afile = tmp / "afile"
+    afile.write_text("")
+    missing = str(tmp / "none.csv")  # never read: the --out error comes first
+    args = {"de": [missing, "-g", "diagnosis"], "roc": [missing, "-g", "diagnosis"],
+            "enrich": [missing, "--gmt", missing, "-b", missing], "pairs": [missing, missing]}[cmd]
+    res = runner.invoke(app, [cmd, *args, "-o", str(afile)])
+    assert res.exit_code == 2
+    assert f"Error: --out: {afile} exists and is a file, not a folder" in res.output
+    assert "none.csv" not in res.output and "Errno" not in res.output
+    res = runner.invoke(app, [cmd, *args, "-o", str(afile / "sub")])
+    assert res.exit_code == 2 and f"{afile} is a file, not a folder" in res.output

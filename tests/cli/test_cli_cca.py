@@ -103,3 +103,80 @@ def test_bad_param_is_reported_before_any_data_is_read(tmp_path, cmd):
     assert res.exit_code != 0
     assert "nope" in str(res.exception) + res.output
     assert "none.csv" not in str(res.exception) + res.output
+
+
+# --------------------------------------------------------------------------- audit fixes
+
+
+def _tables(folder, n=30, drop_y=0):
+    """snp.csv (n samples) and an imaging table missing the last ``drop_y`` IDs."""
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(n)]
+    folder.mkdir(parents=True, exist_ok=True)
+    X = pd.DataFrame(rng.standard_normal((n, 8)), index=pd.Index(ids, name="subject"), columns=[f"rs{j}" for j in range(8)])
+    Y = pd.DataFrame(rng.standard_normal((n, 5)), index=pd.Index(ids, name="subject"), columns=[f"roi{j}" for j in range(5)])
+    X.to_csv(folder / "snp.csv")
+    Y.iloc[: n - drop_y].to_csv(folder / "roi.csv")
+    return folder / "snp.csv", folder / "roi.csv"
+
+
+def _console(*args):
+    """Run ``imaging-genetics cca ARGS`` through the console entry point: (exit code, stderr)."""
+    import contextlib
+    import io
+    import sys
+
+    from imaging_genetics.cli import main
+
+    err, argv = io.StringIO(), sys.argv
+    sys.argv = ["imaging-genetics", "cca", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv = argv
+    return code, err.getvalue()
+
+
+def test_imaging_tables_with_the_same_file_name(tmp_path):
+    x, fmri = _tables(tmp_path / "fmri")
+    _, dmri = _tables(tmp_path / "dmri")
+    out = tmp_path / "o"
+    _run(["fit", "--x", str(x), "--y", str(fmri), "--y", str(dmri), "--out", str(out), "--model", "scca",
+          "--param", "max_iter=5"])
+    assert pd.read_csv(out / "correlations.csv")["modality"].tolist() == ["fmri_roi", "dmri_roi"]
+    assert (out / "y_weights_fmri_roi.csv").exists() and (out / "y_weights_dmri_roi.csv").exists()
+    assert not (out / "y_weights_roi.csv").exists()
+    out = tmp_path / "twice"
+    _run(["fit", "--x", str(x), "--y", str(fmri), "--y", str(fmri), "--out", str(out), "--model", "scca",
+          "--param", "max_iter=5"])
+    assert pd.read_csv(out / "correlations.csv")["modality"].tolist() == ["roi_1", "roi_2"]
+
+
+def test_dropped_samples_are_logged_and_n_is_written(tmp_path, caplog):
+    x, y = _tables(tmp_path, drop_y=4)
+    common = ["--x", str(x), "--y", str(y), "--model", "scca", "--param", "max_iter=5"]
+    with caplog.at_level("WARNING"):
+        _run(["fit", *common, "--out", str(tmp_path / "fit")])
+    # y lacks 4 IDs, so 4 rows of x are left out; y keeps all of its rows
+    assert f"keeping the 26 samples present in every table; dropped 4 of the 30 in {x} " in caplog.text
+    assert str(y) not in caplog.text
+    assert pd.read_csv(tmp_path / "fit" / "correlations.csv")["n_samples"].tolist() == [26]
+    _run(["cv", *common, "--out", str(tmp_path / "cv"), "--outer", "2"])
+    assert pd.read_csv(tmp_path / "cv" / "cv_summary.csv")["n_samples"].tolist() == [26]
+    _run(["permute", *common, "--out", str(tmp_path / "perm"), "--n-permutations", "2", "--statistic", "insample"])
+    assert pd.read_csv(tmp_path / "perm" / "permutation.csv")["n_samples"].tolist() == [26]
+
+
+@pytest.mark.parametrize("cmd", ["fit", "cv", "permute", "stability"])
+def test_out_is_a_file_fails_before_any_data_is_read(tmp_path, cmd):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    # the tables do not exist: the --out error must come first
+    code, err = _console(cmd, "--x", tmp_path / "none.csv", "--y", tmp_path / "none_y.csv", "--out", afile)
+    assert code == 2, err
+    assert err.startswith(f"Error: Invalid value for '--out' / '-o': {afile} exists and is a file, not a folder")
+    assert "Errno" not in err and "none.csv" not in err

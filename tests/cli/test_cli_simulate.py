@@ -76,3 +76,40 @@ def test_console_script_prints_one_line_errors(tmp_path):
                            "--out", str(tmp_path), "--n-snps", "5"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("Error: ") and "Traceback" not in proc.stderr
+
+
+def test_simulate_cca_plink_dosages_are_genotypes_of_the_truth(tmp_path):
+    # the PLINK dosages are a monotone 0/1/2 discretisation of the X the truth describes, with
+    # Hardy-Weinberg-like frequencies (no column of mostly 2s), and a CCA fitted on them finds the support
+    from imaging_genetics.cca import MTS2CCA
+    from imaging_genetics.inference.metrics import feature_selection_auc
+    from imaging_genetics.preprocessing import GenotypeQC
+
+    args = ["simulate", "cca", "--n-samples", "150", "--n-snps", "100", "--n-rois", "20", "--random-state", "0"]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "p"), "--format", "plink"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "c")]).exit_code == 0
+    G = read_plink(tmp_path / "p" / "genotypes")
+    g = G.to_numpy()
+    assert set(np.unique(g)) <= {0.0, 1.0, 2.0}
+    freq = g.mean(axis=0) / 2
+    maf = np.minimum(freq, 1 - freq)
+    assert maf.min() >= 0.05 and np.median(maf) > 0.2
+    assert (g == 2).mean() < 0.3
+    assert GenotypeQC(min_maf=0.05, hwe_pvalue=1e-6, min_call_rate=0.9).fit_transform(G).shape == g.shape
+    truth = load_bundle(tmp_path / "p" / "truth.npz")
+    latent = truth["x_latent"]
+    # the latent X is the one the other formats write, and each dosage is a nondecreasing function of it
+    np.testing.assert_allclose(latent, read_table(tmp_path / "c" / "snp.csv", id_column="IID").to_numpy())
+    for j in range(g.shape[1]):
+        d = g[np.argsort(latent[:, j]), j]
+        assert np.all(np.diff(d) >= 0)
+        lo, hi = truth["dosage_thresholds"][j]
+        x = np.sort(latent[:, j])
+        np.testing.assert_array_equal(d, (x > lo).astype(int) + (x > hi).astype(int))
+    corr = np.array([np.corrcoef(g[:, j], latent[:, j])[0, 1] for j in range(g.shape[1])])
+    assert corr.min() > 0.65 and np.median(corr) > 0.8
+    assert np.all(np.abs(corr - truth["dosage_latent_corr"]) < 0.1)
+    Ys = [read_table(tmp_path / "p" / f"imaging{k}.csv", id_column="IID").to_numpy() for k in (1, 2, 3)]
+    model = MTS2CCA().fit(g, Ys)
+    assert feature_selection_auc(model.x_weights_, truth["support_x"]) > 0.8
+    assert feature_selection_auc(model.x_weights_, truth["support_x"], per_task=True)[0] > 0.95

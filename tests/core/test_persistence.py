@@ -137,3 +137,14 @@ def test_unknown_bit_generator_is_refused(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(IncompatibleModelFileError, match="unknown random generator 'os.system'"):
         imaging_genetics.load(path, trusted_modules=(Recorder.__module__,))
+
+
+def test_write_json_is_strict_json(tmp_path):
+    from imaging_genetics.base import json_safe, write_json
+
+    value = {"p": np.nan, "q": [np.float64(np.inf), 1.5, np.int64(3)], "a": np.array([np.nan, 2.0]), 4: None,
+             "flag": np.bool_(True), "na": pd.NA}
+    assert json.dumps(json_safe(value), allow_nan=False) == \
+        '{"p": null, "q": [null, 1.5, 3], "a": [null, 2.0], "4": null, "flag": true, "na": null}'
+    path = write_json(tmp_path / "r.json", value)
+    assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))["q"] == [None, 1.5, 3]

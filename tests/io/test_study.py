@@ -220,3 +220,24 @@ def test_nmf_module_rule_is_checked_when_the_study_is_read():
                        (dict(module_rule="median"), "module_rule")):
         with pytest.raises(ValidationError, match=match):
             NMFAnalysisSpec(modalities=["a", "b"], **bad)
+
+
+def test_analysis_parameter_names_are_checked_when_the_study_is_read(study_dir):
+    from imaging_genetics.io.study import CCAAnalysisSpec, NMFAnalysisSpec, read_study_spec
+
+    # a key of some listed models is accepted (applied where it is a parameter)
+    spec = CCAAnalysisSpec(genotype="snp", imaging=["fmri"], models=["SCCA", "JCBSCCA"], params={"fusion": 0.5},
+                           param_grid={"smoothness_x": [0.1, 1.0]})
+    assert spec.params == {"fusion": 0.5}
+    assert NMFAnalysisSpec(modalities=["a"], models=["JNMF", "JCBSNMF"], params={"smoothness": 1.0}).params
+    # a key of none is an error naming the key, the section, the models and the valid names
+    cca = "analyses:\n  cca: {genotype: snp, imaging: [fmri], models: [MTS2CCA, SCCA], %s}\n"
+    bad(study_dir, YAML + cca % "param_grid: {sparsty_x: [0.1, 1.0]}", ValueError,
+        r"invalid study file:\n  analyses\.cca\.param_grid: 'sparsty_x' is not a parameter of any listed model "
+        r"\(MTS2CCA, SCCA\) \(did you mean 'sparsity_x'\?\); valid names: \['copy', 'init', 'max_iter'")
+    bad(study_dir, YAML + cca % "params: {max_itr: 100}", ValueError, r"analyses\.cca\.params: 'max_itr'.*'max_iter'")
+    bad(study_dir, YAML + cca % "params: {fusion: 1.0}", ValueError, r"analyses\.cca\.params: 'fusion' is not")
+    nmf = "analyses:\n  nmf: {modalities: [fmri, gene], models: [JNMF], params: {sparsity: 1.0}}\n"
+    with pytest.raises(ValueError, match=r"analyses\.nmf\.params: 'sparsity' is not a parameter of any listed "
+                                         r"model \(JNMF\)"):
+        read_study_spec(write_yaml(study_dir, YAML + nmf))

@@ -79,7 +79,8 @@ def test_grid_with_k_curves(tables, tmp_path):
     table = pd.read_csv(out / "grid.csv")
     assert len(table) == 8  # 2 values ^ 3 penalties
     best = json.loads((out / "best.json").read_text())
-    assert best["group"] == int(table.loc[table["reconstruction_error"].idxmin(), "group"])
+    pool = table[table["bounded"]] if table["bounded"].any() else table
+    assert best["group"] == int(pool.loc[pool["reconstruction_error"].idxmin(), "group"])
     assert len(pd.read_csv(out / "k_selection.csv")) == 2
     assert (out / "grid.png").exists() and (out / "k_selection.png").exists()
 
@@ -154,3 +155,201 @@ def test_fit_with_restart_stability(tables, tmp_path):
     np.testing.assert_allclose(list(summary["restart_reproducibility"].values()), expected)
     result = runner.invoke(app, ["fit", str(tables), "-o", str(out), "--stability-runs", "1"])
     assert result.exit_code != 0 and "stability-runs" in result.output
+
+
+# --------------------------------------------------------------------------- audit fixes
+
+
+def _console(*args):
+    """Run ``imaging-genetics nmf ARGS`` through the console entry point: (exit code, stderr)."""
+    import contextlib
+    import io
+    import sys
+
+    from imaging_genetics.cli import main
+
+    err, argv = io.StringIO(), sys.argv
+    sys.argv = ["imaging-genetics", "nmf", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv = argv
+    return code, err.getvalue()
+
+
+def _equal_width_tables(folder, names=("mri", "snp"), p=6, n=16, drop=()):
+    """Two nonnegative tables of the same width (so only their names tell them apart)."""
+    rng = np.random.RandomState(1)
+    W = rng.rand(n, 2) + 0.1
+    ids = [f"P{i:02d}" for i in range(n)]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        X = W @ (rng.rand(2, p) + 0.1) + 0.05 * rng.rand(n, p)
+        frame = pd.DataFrame(X, index=pd.Index(ids, name="IID"), columns=[f"{name}{j}" for j in range(p)])
+        frame = frame.drop(index=[ids[i] for i in drop]) if name == names[-1] else frame
+        frame.to_csv(folder / f"{name}.csv")
+        paths.append(folder / f"{name}.csv")
+    return paths
+
+
+_QUICK = ["-k", "2", "--n-restarts", "1", "--max-iter", "20", "--priors", "none"]
+
+
+def test_modules_checks_the_tables_against_the_fit(tmp_path, caplog):
+    mri, snp = _equal_width_tables(tmp_path / "data")
+    fit_out = tmp_path / "fit"
+    result = runner.invoke(app, ["fit", str(mri), str(snp), "-o", str(fit_out), *_QUICK])
+    assert result.exit_code == 0, result.output
+    record = json.loads((fit_out / "model.features.json").read_text())
+    assert record["modalities"] == ["mri", "snp"] and record["features"][1] == [f"snp{j}" for j in range(6)]
+
+    def modules(*tables, out):
+        return runner.invoke(app, ["modules", *map(str, tables), "-m", str(fit_out / "model.npz"),
+                                   "-o", str(tmp_path / out), "--n-permutations", "9", "--threshold", "1.0"])
+
+    result = modules(mri, snp, out="ok")
+    assert result.exit_code == 0, result.output
+    reference = pd.read_csv(tmp_path / "ok" / "modules.csv")
+
+    # equal widths, swapped: the counts agree, the names do not
+    code, err = _console("modules", snp, mri, "-m", fit_out / "model.npz", "-o", tmp_path / "swapped")
+    assert code == 2 and err.startswith("Error: ") and "Traceback" not in err
+    assert "snp.csv (table 1) holds the features of modality 'snp'" in err and "fit's order" in err
+    assert not (tmp_path / "swapped").exists()
+
+    # the same columns in another order are put back in the fit's order
+    frame = pd.read_csv(mri, index_col=0)
+    frame[frame.columns[::-1]].to_csv(tmp_path / "data" / "mri_rev.csv")
+    rev = tmp_path / "data" / "rev"
+    rev.mkdir()
+    frame[frame.columns[::-1]].to_csv(rev / "mri.csv")
+    with caplog.at_level("WARNING"):
+        result = modules(rev / "mri.csv", snp, out="reordered")
+    assert result.exit_code == 0, result.output
+    assert "another order" in caplog.text and "mri.csv" in caplog.text
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "reordered" / "modules.csv"), reference)
+
+    # other features: the table is named
+    other = tmp_path / "data" / "gene.csv"
+    pd.read_csv(snp, index_col=0).rename(columns=lambda c: c.replace("snp", "gene")).to_csv(other)
+    code, err = _console("modules", mri, other, "-m", fit_out / "model.npz", "-o", tmp_path / "other")
+    assert code == 2 and "gene.csv (table 2): its columns are not the features modality 'snp'" in err
+
+    # an older fit without the record: the count check, with a warning
+    (fit_out / "model.features.json").unlink()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        result = modules(snp, mri, out="old")
+    assert result.exit_code == 0, result.output
+    assert "model.features.json not found" in caplog.text
+
+
+def test_modules_names_apart_tables_with_equal_columns(tmp_path):
+    """Features named alike in both modalities: the table names tell a swap."""
+    folder = tmp_path / "data"
+    a, b = _equal_width_tables(folder, names=("left", "right"))
+    pd.read_csv(b, index_col=0).set_axis(pd.read_csv(a, index_col=0).columns, axis=1).to_csv(b)
+    result = runner.invoke(app, ["fit", str(a), str(b), "-o", str(tmp_path / "fit"), *_QUICK])
+    assert result.exit_code == 0, result.output
+    code, err = _console("modules", b, a, "-m", tmp_path / "fit" / "model.npz", "-o", tmp_path / "m")
+    assert code == 2 and "right.csv (table 1) is modality 'right'" in err
+
+
+def test_modules_with_a_cca_model_file(tables, tmp_path):
+    from imaging_genetics.cca import SCCA
+
+    rng = np.random.RandomState(0)
+    path = SCCA(max_iter=5).fit(rng.randn(20, 4), [rng.randn(20, 3)]).save(tmp_path / "cca.npz")
+    code, err = _console("modules", tables, "-m", path, "-o", tmp_path / "m")
+    assert code == 2 and "Traceback" not in err and "AttributeError" not in err
+    assert "holds a model of class SCCA (a CCA model), not a joint NMF model" in err
+
+
+def test_diverged_fit_is_a_usage_error(tables, tmp_path, monkeypatch):
+    import imaging_genetics
+
+    def diverge(self, *args, **kwargs):
+        raise FloatingPointError("every restart diverged (non-finite factors): the objective is unbounded "
+                                 "below for these penalties; increase sparsity (gamma2) or lower cross_strength")
+
+    monkeypatch.setattr(imaging_genetics.nmf.JCBSNMF, "fit", diverge)
+    code, err = _console("fit", tables, "-o", tmp_path / "x", "-k", "2", "--cross-strength", "1000")
+    assert code == 2 and err.startswith("Error: ") and "Traceback" not in err
+    assert "every restart diverged" in err and "--cross-strength" in err
+
+
+def test_tables_with_the_same_file_name(tmp_path):
+    """a/roi.csv and b/roi.csv (or one file twice) are two modalities with two names."""
+    (a,) = _equal_width_tables(tmp_path / "a", names=("roi",))
+    (b,) = _equal_width_tables(tmp_path / "b", names=("roi",), p=5)
+    out = tmp_path / "fit"
+    result = runner.invoke(app, ["fit", str(a), str(b), "-o", str(out), *_QUICK, "--threshold", "1.0"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out / "H_a_roi.csv", index_col=0).shape == (2, 6)
+    assert pd.read_csv(out / "H_b_roi.csv", index_col=0).shape == (2, 5)
+    assert not (out / "H_roi.csv").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["modalities"] == ["a_roi", "b_roi"]
+    assert set(summary["reconstruction_correlation"]) == {"a_roi", "b_roi"}
+    assert set(pd.read_csv(out / "modules.csv")["modality"]) <= {"a_roi", "b_roi"}
+
+    out = tmp_path / "twice"
+    result = runner.invoke(app, ["fit", str(a), str(a), "-o", str(out), *_QUICK])
+    assert result.exit_code == 0, result.output
+    assert (out / "H_roi_1.csv").exists() and (out / "H_roi_2.csv").exists()
+    assert json.loads((out / "summary.json").read_text())["modalities"] == ["roi_1", "roi_2"]
+
+
+def test_out_is_a_file_fails_before_any_work(tmp_path, monkeypatch):
+    import imaging_genetics.cli.nmf as nmf_cli
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("read the data despite a bad --out")
+
+    monkeypatch.setattr(nmf_cli, "_load", no_load)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for cmd in (["fit"], ["grid"], ["modules", "-m", afile]):
+        code, err = _console(*cmd, tmp_path, "-o", afile)
+        assert code == 2, (cmd, err)
+        assert f"Invalid value for '--out' / '-o': {afile} exists and is a file, not a folder" in err
+        assert "Errno" not in err
+    code, err = _console("fit", tmp_path, "-o", afile / "sub")
+    assert code == 2 and f"{afile} is a file, not a folder" in err
+
+
+def test_grid_recommends_a_bounded_setting(tables, tmp_path, monkeypatch):
+    import imaging_genetics.inference.nmf_selection as selection
+
+    def fake_grid(Xs, *, param_grid, bounded, **kwargs):
+        names = list(param_grid)
+        rows = [{"group": g + 1, **{p: 0.1 * (g + 1) for p in names}, "reconstruction_error": err,
+                 "relative_error": 0.1, "objective": 1.0, "n_iter": 5, "bounded": ok}
+                for g, (err, ok) in enumerate(zip([3.0, 1.0, 2.0], bounded))]
+        table = pd.DataFrame(rows)
+        table["rank"] = table["reconstruction_error"].rank(method="min").astype(int)
+        table.attrs["best"] = {p: float(table.loc[1, p]) for p in names}
+        table.attrs["best_group"] = 2
+        return table
+
+    args = ["grid", str(tables), "--model", "jsnmnmf", "-k", "2", "--prior-threshold", "0.5"]
+    monkeypatch.setattr(selection, "nmf_grid_search",
+                        lambda Xs, **kw: fake_grid(Xs, bounded=[True, False, True], **kw))
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "g1")])
+    assert result.exit_code == 0, result.output
+    best = json.loads((tmp_path / "g1" / "best.json").read_text())
+    assert best["group"] == 3 and best["bounded"] is True  # group 2 is lower but unbounded
+    assert best["cross_strength"] == pytest.approx(0.3) and "group 2" in best["note"]
+
+    monkeypatch.setattr(selection, "nmf_grid_search",
+                        lambda Xs, **kw: fake_grid(Xs, bounded=[False, False, False], **kw))
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "g2")])
+    assert result.exit_code == 0, result.output
+    best = json.loads((tmp_path / "g2" / "best.json").read_text())
+    assert best["group"] == 2 and best["bounded"] is False and "no setting" in best["note"]
+    assert "warning: no setting" in result.output

@@ -467,9 +467,11 @@ def _cases() -> list[Case]:
         lambda t: run_cli("nmf", "modules", _nmf_tables(t), "-m", _edit(_saved(t), lambda b: b[:100]), "-o", t / "o"),
         C, r"^Error: .*m\.npz is (not a readable model file|damaged)")
     add("cli", "--out is an existing file",
-        lambda t: run_cli("simulate", "nmf", "--out", _csv(t, "afile", "")), C, r"^Error: \[Errno 17\] File exists: .*afile")
+        lambda t: run_cli("simulate", "nmf", "--out", _csv(t, "afile", "")), C, r"^Error: Invalid value for '--out' / '-o': .*afile exists and is a file, not a folder")
     add("cli", "--out below a file", lambda t: run_cli("demo", "--out", _csv(t, "afile", "") / "sub"), C,
-        r"^Error: \[Errno 20\] Not a directory: .*afile/sub")
+        r"^Error: Invalid value for '--out' / '-o': cannot create the folder .*afile/sub: .*afile is a file, not a folder")
+    add("cli", "run --out is an existing file", lambda t: run_cli("run", write_study(t), "--out", _csv(t, "bfile", "")),
+        C, r"^Error: Invalid value for '--out' / '-o': .*bfile exists and is a file")
     add("cli", "simulate cca with too few SNPs", lambda t: run_cli("simulate", "cca", "--out", t / "o", "--n-snps", "5"),
         C, r"^Error: n_snps: 5 SNPs give \d+ LD blocks; the supports need \d+$")
     add("cli", "biology de on a missing table",

@@ -1,9 +1,18 @@
-"""``imaging-genetics run``: input errors are one line with exit status 2."""
+"""``imaging-genetics run``: input errors are one line with exit status 2; a small study end to end."""
 
+import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imaging_genetics.io import write_plink
+from imaging_genetics.workflows.study import run_study
 
 
 def _run(args, cwd):
@@ -24,3 +33,157 @@ def test_run_without_analyses_is_an_input_error(tmp_path):
 def test_run_missing_study_file(tmp_path):
     done = _run(["missing.yaml"], tmp_path)
     assert done.returncode == 2 and "missing.yaml" in done.stderr
+
+
+# -- a small study: PLINK genotypes with SNPs that fail QC, two imaging tables, a SNP-imaging map
+
+STUDY = """
+modalities:
+  - {name: snp, kind: genotype, plink: geno, graph: correlation}
+  - {name: fmri, kind: imaging, file: fmri.csv, id_column: IID, graph: correlation}
+  - {name: smri, kind: imaging, file: smri.csv, id_column: IID}
+cross_adjacency:
+  - {between: [snp, smri], edges: snp_roi.csv}
+preprocessing:
+  genotype_qc: {maf: 0.05, hwe_p: 1.0e-6, call_rate: 0.9}
+analyses:
+  cca:
+    genotype: snp
+    imaging: [fmri, smri]
+    models: [SCCA]
+    params: {max_iter: 30}
+    param_grid: {sparsity_x: [0.1, 1.0]}
+    outer_cv: 2
+    inner_cv: 2
+  nmf:
+    modalities: [smri, snp]
+    models: [JCBSNMF]
+    n_components: 2
+    n_restarts: 1
+    params: {max_iter: 20}
+    permutations: 0
+"""
+
+
+@pytest.fixture
+def study(tmp_path):
+    rng = np.random.default_rng(0)
+    n, p, q = 40, 12, 6
+    ids = [f"S{i:02d}" for i in range(n)]
+    geno = rng.binomial(2, 0.4, size=(n, p)).astype(float)
+    geno[:, [3, 7]] = 0.0  # monomorphic: removed by the MAF filter
+    snps = [f"rs{j}" for j in range(p)]
+    write_plink(tmp_path / "geno", pd.DataFrame(geno, index=ids, columns=snps))
+    z = geno[:, :3].sum(axis=1)
+    for name in ("fmri", "smri"):
+        Y = rng.normal(size=(n, q)) + 0.5 * z[:, None]
+        frame = pd.DataFrame(Y, columns=[f"{name}{j}" for j in range(q)])
+        frame.insert(0, "IID", ids)
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    # the map involves kept SNPs and one that QC removes (rs3)
+    pd.DataFrame({"snp": ["rs0", "rs3", "rs5", "rs11"], "roi": ["smri0", "smri1", "smri2", "smri5"]}).to_csv(
+        tmp_path / "snp_roi.csv", index=False)
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY)
+    return path
+
+
+def _run_study(path, out):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_study(path, out)
+
+
+def test_run_with_qc_and_cross_adjacency_writes_valid_json(study):
+    # QC drops SNPs and the cross adjacency involves the SNP modality: it is subset like the graphs;
+    # results.json is valid JSON (NaN p-values are null) and names how the final CCA parameters were chosen
+    out = study.parent / "out"
+    _run_study(study, out)
+    text = (out / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    results = json.loads(text, parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
+    modules = results["nmf"]["modules"]
+    assert modules and all(row["p_value"] is None for row in modules)
+    weights = pd.read_csv(out / "cca_SCCA_snp_weights.csv", index_col=0)
+    assert "rs3" not in weights.index and "rs7" not in weights.index and len(weights) == 10
+    final = results["cca"]["final_params"]["SCCA"]
+    assert "most often" in final["rule"] and final["n_folds"] == 2
+    assert final["params"]["sparsity_x"] in (0.1, 1.0) and 1 <= final["votes"] <= 2
+    cv = pd.read_csv(out / "cca_SCCA_cv.csv")
+    chosen = cv.drop_duplicates("fold")["param_sparsity_x"].tolist()
+    assert chosen.count(final["params"]["sparsity_x"]) == final["votes"] == max(map(chosen.count, chosen))
+    assert "most often" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("old, new, match", [
+    ("param_grid: {sparsity_x: [0.1, 1.0]}", "param_grid: {sparsty_x: [0.1, 1.0]}",
+     r"analyses\.cca\.param_grid: 'sparsty_x' is not a parameter of any listed model \(SCCA\) \(did you mean "
+     r"'sparsity_x'\?\); valid names: \[.*'sparsity_x'"),
+    ("params: {max_iter: 30}", "params: {max_itr: 30}", r"analyses\.cca\.params: 'max_itr' .*'max_iter'"),
+    ("params: {max_iter: 20}", "params: {max_iter: 20, sparsness: 1.0}", r"analyses\.nmf\.params: 'sparsness'"),
+])
+def test_misspelt_parameter_is_an_error_when_the_study_is_read(study, old, new, match):
+    from imaging_genetics.io.study import read_study_spec
+
+    study.write_text(STUDY.replace(old, new))
+    with pytest.raises(ValueError, match=match):
+        read_study_spec(study)
+    with pytest.raises(ValueError, match=match):
+        _run_study(study, study.parent / "out")
+    assert not list((study.parent / "out").glob("*.csv"))
+
+
+def test_parameter_of_some_listed_models_applies_to_those(study):
+    from imaging_genetics.io.study import read_study_spec
+    from imaging_genetics.workflows.study import _cca_model
+
+    study.write_text(STUDY.replace("models: [SCCA]", "models: [SCCA, MTS2CCA]")
+                     .replace("params: {max_iter: 30}", "params: {max_iter: 30, smoothness_x: 0.3}"))
+    spec = read_study_spec(study).analyses.cca
+    assert _cca_model("MTS2CCA", spec, 0)[0].smoothness_x == 0.3
+    assert "smoothness_x" not in _cca_model("SCCA", spec, 0)[0].get_params()
+
+
+@pytest.mark.parametrize("old, new, match", [
+    ("params: {max_iter: 20}", "params: {max_iter: 20, sparsity: -1.0}", r"analyses\.nmf: JCBSNMF .*sparsity"),
+    ("n_components: 2", "n_components: 500", r"analyses\.nmf: JCBSNMF .*n_components=500 is larger"),
+    ("params: {max_iter: 30}", "params: {max_iter: 30, tol: -1.0}", r"analyses\.cca\.params: SCCA with \{'sparsity_x': 0\.1\}: tol must be"),
+    ("sparsity_x: [0.1, 1.0]", "sparsity_x: [0.1, -1.0]",
+     r"analyses\.cca\.param_grid: SCCA with \{'sparsity_x': -1\.0\}: .*sparsity_x"),
+])
+def test_bad_settings_fail_before_the_first_fit(study, old, new, match):
+    study.write_text(STUDY.replace(old, new))
+    out = study.parent / "out"
+    with pytest.raises(ValueError, match=match):
+        _run_study(study, out)
+    assert not list(out.glob("cca_*")) and not (out / "results.json").exists()
+
+
+def test_bad_nmf_setting_is_a_one_line_cli_error(study):
+    study.write_text(STUDY.replace("n_components: 2", "n_components: 500"))
+    done = _run(["study.yaml", "--out", "res", "--quiet"], study.parent)
+    assert done.returncode == 2 and "n_components=500" in done.stderr and "Traceback" not in done.stderr
+    assert not list((study.parent / "res").glob("cca_*"))
+
+
+def test_final_params_rule():
+    from types import SimpleNamespace
+
+    from imaging_genetics.workflows.study import _final_params
+
+    def res(best, scores):  # scores: mean inner score per grid point (sparsity_x 0.1, 1.0, 10.0)
+        grid = [0.1, 1.0, 10.0]
+        inner = pd.DataFrame([{"fold": o, "grid_index": g, "inner_fold": 0, "score": s, "param_sparsity_x": v}
+                              for o in range(len(best)) for g, (v, s) in enumerate(zip(grid, scores))])
+        return SimpleNamespace(best_params=[{"sparsity_x": b} for b in best], inner_table=inner)
+
+    # the most frequent choice, not fold 0's
+    chosen = _final_params(res([0.1, 1.0, 1.0], [0.5, 0.4, 0.3]))
+    assert chosen["params"] == {"sparsity_x": 1.0} and chosen["votes"] == 2 and chosen["n_folds"] == 3
+    # a tie in votes goes to the best mean inner score
+    chosen = _final_params(res([0.1, 10.0], [0.2, 0.1, 0.6]))
+    assert chosen["params"] == {"sparsity_x": 10.0} and chosen["mean_inner_score"] == pytest.approx(0.6)
+    # one grid point: no inner table, no tie
+    one = SimpleNamespace(best_params=[{"sparsity_x": 1.0}] * 2, inner_table=pd.DataFrame())
+    assert _final_params(one) == {"params": {"sparsity_x": 1.0}, "votes": 2, "n_folds": 2, "mean_inner_score": None}
+

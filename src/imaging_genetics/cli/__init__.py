@@ -7,7 +7,9 @@ calling the same functions give the same numbers.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
+from typing import Optional, Sequence
 
 import typer
 
@@ -28,6 +30,64 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(nmf_app, name="nmf")
 app.add_typer(biology_app, name="biology")
 app.add_typer(cca_app, name="cca")
+
+
+def output_folder_problem(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be used as an output folder, or None when it can.
+
+    Commands call it before reading data or fitting, so a bad ``--out`` fails at
+    once instead of after the work (and without a raw ``[Errno 17]``).
+    """
+    path = Path(path)
+    if path.exists():
+        return None if path.is_dir() else f"{path} exists and is a file, not a folder"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        return f"cannot create the folder {path}: {parent} is a file, not a folder"
+    return None
+
+
+def check_output_folder(path: Path, option: str = "'--out' / '-o'") -> None:
+    """Raise a usage error naming ``option`` when ``path`` cannot be an output folder."""
+    problem = output_folder_problem(path)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint=option)
+
+
+def unique_names(stems: Sequence[str], paths: Sequence[Path]) -> list[str]:
+    """Modality names from file stems, made unique when stems collide.
+
+    Colliding stems get their folder's name in front (``fmri/roi.csv`` and
+    ``dmri/roi.csv`` become ``fmri_roi`` and ``dmri_roi``); when that does not
+    separate them (the same file twice, or equal folder names), a position suffix
+    (``roi_1``, ``roi_2``). The names end up in output file names and tables, so two
+    modalities never write to the same file.
+    """
+    names = [str(s) for s in stems]
+    if len(set(names)) == len(names):
+        return names
+    counts = Counter(names)
+    folders = [Path(p).parent.name or Path(p).resolve().parent.name for p in paths]
+    with_folder = [f"{f}_{n}" if counts[n] > 1 and f else n for n, f in zip(names, folders)]
+    names = with_folder if len(set(with_folder)) == len(with_folder) else names
+    while len(set(names)) < len(names):  # the position separates what the folder did not
+        counts = Counter(names)
+        names = [f"{n}_{i + 1}" if counts[n] > 1 else n for i, n in enumerate(names)]
+    logging.getLogger(__name__).warning(
+        "input tables share a file name; their modalities are named %s", names)
+    return names
+
+
+def report_dropped(tables: Sequence[tuple[str, int]], n_common: int, what: str = "samples") -> None:
+    """Log (warning) how many rows of each table were left out by an inner join on sample IDs."""
+    dropped = [(name, n) for name, n in tables if n != n_common]
+    if dropped:
+        detail = ", ".join(f"{n - n_common} of the {n} in {name}" for name, n in dropped)
+        logging.getLogger(__name__).warning(
+            "keeping the %d %s present in every table; dropped %s (their IDs are missing from another table)",
+            n_common, what, detail)
 
 
 def _version(value: bool) -> None:
@@ -55,6 +115,7 @@ def demo(
     """Run both studies (multi-task sparse CCA and joint NMF) on built-in simulated data and write a report."""
     from ..workflows.demo import DemoConfig, run_demo
 
+    check_output_folder(out)
     path = run_demo(out, DemoConfig(random_state=random_state, n_jobs=n_jobs), quiet=quiet)
     typer.echo(f"report: {path}")
 
@@ -72,9 +133,15 @@ def run(
     from ..workflows.study import run_study
 
     target = out if out is not None else study.with_name(f"{study.stem}_results")
+    check_output_folder(target)
     path = run_study(study, target, n_jobs=n_jobs, random_state=random_state, quiet=quiet,
                      blas_threads=blas_threads or None)
     typer.echo(f"report: {path}")
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the CLI prints it: its kind and message, without the source line."""
+    return f"warning ({category.__name__}): {message}\n"
 
 
 def main() -> None:
@@ -84,9 +151,12 @@ def main() -> None:
     the problem, with exit status 2, instead of a traceback.
     """
     import sys
+    import warnings
 
     from ..base import IncompatibleModelFileError
 
+    # on the command line a warning is a message for the user, not a pointer into our source
+    warnings.formatwarning = _warning_line
     # Typer may vendor click, so its exception classes are found through typer's own.
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     no_args = getattr(sys.modules[usage_error.__module__], "NoArgsIsHelpError", ())
@@ -102,8 +172,9 @@ def main() -> None:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(1)
-    except (ValueError, TypeError, OSError, IncompatibleModelFileError, ImportError) as exc:
-        # OSError covers missing files and output paths that cannot be written.
+    except (ValueError, TypeError, OSError, IncompatibleModelFileError, ImportError, FloatingPointError) as exc:
+        # OSError covers missing files and output paths that cannot be written;
+        # FloatingPointError a fit that diverged for the chosen penalties (its message says which).
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     if isinstance(code, int) and code:

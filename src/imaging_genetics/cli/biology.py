@@ -106,6 +106,15 @@ def _labels_as_str(labels: pd.Series) -> pd.Series:
     return labels.map(lambda v: v if pd.isna(v) else str(v))
 
 
+def _check_out(out: Path) -> None:
+    """Fail before any table is read when --out cannot be a folder."""
+    from . import output_folder_problem
+
+    problem = output_folder_problem(out)
+    if problem is not None:
+        _fail(f"--out: {problem}")
+
+
 def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, lambda fh: fig.savefig(fh, format="png", dpi=120, bbox_inches="tight"))
 
@@ -136,6 +145,7 @@ def de(
 
     from imaging_genetics.biology import moderated_t_test, welch_t_test
 
+    _check_out(out)
     data = _read(expression, "EXPRESSION")
     data, labels = _groups(data, groups, group_column)
     lv = _levels(levels)
@@ -148,6 +158,12 @@ def de(
         _fail(str(exc))
     selected = (res["fdr"] < fdr) if fdr is not None else (res["p"] < alpha)
     res["selected"] = selected.to_numpy()
+    case, control = res.attrs["levels"]
+    # mean_difference is case - control: the table says which is which
+    res["case"], res["control"] = case, control
+    if lv is None:
+        typer.echo(f"comparing case '{case}' with control '{control}' (mean_difference = case - control); "
+                   "choose them with --levels case,control", err=True)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(res.sort_values("p", kind="mergesort"), out / "differential_expression.csv")
     genes = "".join(f"{g}\n" for g in res.loc[selected, "gene"]).encode("utf-8")
@@ -159,7 +175,6 @@ def de(
     sel = res["selected"].to_numpy()
     ax.scatter(res["mean_difference"][~sel], logp[~sel], s=6, color="0.6", label="not selected")
     ax.scatter(res["mean_difference"][sel], logp[sel], s=8, color="C3", label=f"selected ({int(sel.sum())})")
-    case, control = res.attrs["levels"]
     ax.set_xlabel(f"mean difference ({case} − {control})")
     ax.set_ylabel("−log10 p")
     ax.set_title(f"{method.value} t-test, {len(res)} genes")
@@ -187,6 +202,7 @@ def roc(
     """
     from imaging_genetics.biology import marker_roc, plot_marker_roc
 
+    _check_out(out)
     data = _read(scores, "SCORES")
     data, labels = _groups(data, groups, group_column)
     feats = _split_list(features)
@@ -235,6 +251,7 @@ def enrich(
 
     from imaging_genetics.biology import enrichment, read_gmt
 
+    _check_out(out)
     module = _gene_file(genes, "GENES", gene_column)
     bg = _gene_file(background, "--background", gene_column)
     try:
@@ -271,25 +288,32 @@ def pairs(
 ) -> None:
     """Top feature pairs between two modalities by |correlation|, with p and FDR (Table 5 / Fig. 12).
 
-    Writes pairs.csv and pairs_heatmap.png.
+    Writes pairs.csv (with the number of samples in both tables, n_samples) and
+    pairs_heatmap.png.
     """
     from imaging_genetics.biology import pair_heatmap, top_pairs
 
     nm = _split_list(names) or []
     if len(nm) != 2:
         _fail(f"--names: expected two comma-separated names, got {names!r}")
+    _check_out(out)
     A = _read(table_a, "TABLE_A")
     B = _read(table_b, "TABLE_B")
     common = A.index.intersection(B.index)
     if len(common) < 3:
         _fail(f"TABLE_A and TABLE_B share {len(common)} sample ID(s); need at least 3")
+    from . import report_dropped
+
+    report_dropped([(f"TABLE_A {table_a}", len(A)), (f"TABLE_B {table_b}", len(B))], len(common))
     A, B = A.loc[common], B.loc[common]
     try:
         table = top_pairs(A, B, _split_list(features_a), _split_list(features_b), names=nm, top=top, method=method.value)
         fig = pair_heatmap(A, B, _split_list(features_a), _split_list(features_b), names=nm, top=top, method=method.value)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
+    table["n_samples"] = len(common)  # samples in both tables, the n behind every r and p
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(table, out / "pairs.csv")
     _save(fig, out / "pairs_heatmap.png")
-    typer.echo(f"{len(table)} pair(s) from {table.attrs['n_tests']} tested; wrote {out / 'pairs.csv'}")
+    typer.echo(f"{len(table)} pair(s) from {table.attrs['n_tests']} tested on {len(common)} samples; "
+               f"wrote {out / 'pairs.csv'}")

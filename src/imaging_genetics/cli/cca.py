@@ -62,6 +62,11 @@ class Data:
         self.truth = truth
         self.sample_ids = sample_ids
 
+    @property
+    def n_samples(self) -> int:
+        """Samples analysed (after the inner join of the tables on their IDs)."""
+        return int(self.X.shape[0])
+
 
 # --------------------------------------------------------------------------- options
 def _opt_simulate():
@@ -176,6 +181,8 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
         raise typer.BadParameter("--x and at least one --y are needed together")
     from ..io import read_table
 
+    from . import report_dropped, unique_names
+
     idc: Any = id_column if id_column is not None else 0
     frames = [read_table(x, id_column=idc, numeric=True)] + [read_table(p, id_column=idc, numeric=True) for p in y]
     common = frames[0].index
@@ -183,13 +190,22 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
         common = common.intersection(f.index, sort=False)
     if len(common) < 3:
         raise typer.BadParameter(f"--x/--y: only {len(common)} sample IDs are shared by all tables; check --id-column")
+    report_dropped([(str(p), len(f)) for p, f in zip([x, *y], frames)], len(common))
     frames = [f.loc[common] for f in frames]
     for path, f in zip([x, *y], frames):
         if f.isna().any().any():
             raise typer.BadParameter(f"{path}: {int(f.isna().sum().sum())} missing values; impute or drop them first")
     return Data(frames[0].to_numpy(dtype=np.float64), [f.to_numpy(dtype=np.float64) for f in frames[1:]],
                 [str(c) for c in frames[0].columns], [[str(c) for c in f.columns] for f in frames[1:]],
-                [p.stem for p in y], sample_ids=list(common))
+                # equal file names (fmri/roi.csv, dmri/roi.csv) must not share y_weights_<name>
+                unique_names([p.stem for p in y], y), sample_ids=list(common))
+
+
+def _check_out(out: Path) -> None:
+    """Fail before any data is read or fitted when --out cannot be a folder."""
+    from . import check_output_folder
+
+    check_output_folder(out)
 
 
 def _write(frame: pd.DataFrame, out: Path, stem: str, fmt: Format, index: bool = False) -> Path:
@@ -284,6 +300,7 @@ def fit_cmd(
 
     # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
+    _check_out(out)
     data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     rec = timed_fit(est, data.X, data.Ys)
@@ -296,7 +313,7 @@ def fit_cmd(
     summary = pd.DataFrame({"modality": data.task_names,
                             "train_ccc": np.asarray(est.canonical_correlations_, dtype=np.float64).reshape(len(Vs), -1)[:, 0],
                             "fit_time_s": rec.fit_time_s, "peak_memory_mb": rec.peak_memory_mb,
-                            "n_iter": getattr(est, "n_iter_", np.nan)})
+                            "n_iter": getattr(est, "n_iter_", np.nan), "n_samples": data.n_samples})
     _write(summary, out, "correlations", fmt)
     path = out / "model.npz"
     if hasattr(est, "save"):
@@ -335,6 +352,7 @@ def cv_cmd(
     bad = sorted(set(g) - set(valid))
     if bad:
         raise typer.BadParameter(f"--grid: {_CLASS[model.value]} has no parameter(s) {bad}")
+    _check_out(out)
     data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     res = nested_cv(est, data.X, data.Ys, g or None, outer_cv=outer, inner_cv=inner, random_state=random_state,
@@ -346,6 +364,7 @@ def cv_cmd(
     _write(folds, out, "cv_folds", fmt)
     summary = _name_tasks(res.summary(), data)
     summary.insert(0, "method", name)
+    summary["n_samples"] = data.n_samples
     _write(summary, out, "cv_summary", fmt)
     if len(res.inner_table):
         _write(res.inner_table, out, "cv_inner", fmt)
@@ -386,6 +405,7 @@ def permute_cmd(
         raise typer.BadParameter(f"--statistic must be heldout or insample, got {statistic!r}")
     # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
+    _check_out(out)
     data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     t = permutation_test(est, data.X, data.Ys, n_permutations=n_permutations, statistic=statistic, cv=cv,
@@ -393,6 +413,7 @@ def permute_cmd(
                          results_path=out / "permutation_tasks.jsonl", resume=resume, progress=True)
     null = np.asarray(t.attrs["null"], dtype=np.float64)
     table = _name_tasks(t, data)
+    table["n_samples"] = data.n_samples
     _write(table, out, "permutation", fmt)
     _write(pd.DataFrame(null, columns=data.task_names), out, "permutation_null", fmt)
     K = null.shape[1]
@@ -429,6 +450,7 @@ def stability_cmd(
 
     # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
+    _check_out(out)
     data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     out.mkdir(parents=True, exist_ok=True)
     res = stability_selection(est, data.X, data.Ys, n_subsamples=n_subsamples, fraction=fraction, threshold=threshold,

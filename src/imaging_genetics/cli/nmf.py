@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any, List, Optional
 import numpy as np
 import pandas as pd
 import typer
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Joint graph-regularised NMF (JNMF, JSNMNMF, JCB-SNMF): fit, grid search, co-modules.",
@@ -59,12 +63,14 @@ class Orientation(str, Enum):
 
 
 class _Data:
-    def __init__(self, names, frames, cross=None, graphs=None, truth=None):
+    def __init__(self, names, frames, cross=None, graphs=None, truth=None, sources=None):
         self.names: list[str] = names
         self.frames: list[pd.DataFrame] = frames
         self.cross = cross
         self.graphs = graphs
         self.truth = truth
+        # where each modality came from, for messages (a file, or the simulation)
+        self.sources: list[str] = sources if sources is not None else [f"simulated '{n}'" for n in names]
 
     @property
     def Xs(self) -> list[np.ndarray]:
@@ -129,14 +135,17 @@ def _load(inputs: Optional[List[Path]], simulate: Optional[Preset], id_column: O
         raise typer.BadParameter("give input tables (files or a folder) or --simulate small|large")
     from ..io import read_table
 
+    from . import unique_names
+
     files = _table_files(inputs)
-    frames, names = [], []
+    frames = []
     for path in files:
         kw: dict[str, Any] = {"numeric": True}
         if id_column is not None:
             kw["id_column"] = id_column
         frames.append(read_table(path, **kw))
-        names.append(_modality_name(path))
+    # equal file names (fmri/roi.csv, dmri/roi.csv) must not share H_<name>.csv
+    names = unique_names([_modality_name(p) for p in files], files)
     common = frames[0].index
     for f in frames[1:]:
         common = common.intersection(f.index, sort=False)
@@ -156,7 +165,7 @@ def _load(inputs: Optional[List[Path]], simulate: Optional[Preset], id_column: O
     cross = graphs = None
     if priors is Priors.correlation:
         cross, graphs = _correlation_priors(frames, prior_threshold)
-    return _Data(names, frames, cross, graphs)
+    return _Data(names, frames, cross, graphs, sources=[str(p) for p in files])
 
 
 def _estimator(model: Model, **params):
@@ -177,9 +186,9 @@ def _fit_kwargs(est, data: _Data) -> dict:
 
 
 def _write_json(obj, path: Path) -> None:
-    from ..base import atomic_write_bytes
+    from ..base import write_json
 
-    atomic_write_bytes(path, lambda fh: fh.write(json.dumps(obj, indent=2, default=float).encode("utf-8")))
+    write_json(path, obj)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, index: bool = True) -> None:
@@ -215,6 +224,34 @@ def _modules_table(modules, data: _Data) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["module", "modality", "feature"])
 
 
+def _best_setting(table: pd.DataFrame, names: list[str]) -> tuple[dict, dict]:
+    """The recommended grid setting: the lowest reconstruction error among the settings whose
+    objective is bounded below (a setting flagged ``bounded=False`` only when none is)."""
+    from ..inference.nmf_selection import best_setting
+
+    try:
+        row = best_setting(table)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}; try smaller --values") from exc
+    finite = table[np.isfinite(table["reconstruction_error"].to_numpy(dtype=float))]
+    params = {p: float(row[p]) for p in names}
+    best: dict[str, Any] = {"group": int(row["group"]), **params, "bounded": bool(row["bounded"])}
+    if not best["bounded"]:
+        note = ("no setting of the grid has an objective bounded below; this is the one with the lowest "
+                "reconstruction error, but its fit may not be meaningful: add larger sparsity values or "
+                "smaller cross_strength values")
+        best["note"] = note
+        typer.echo(f"warning: {note}", err=True)
+    else:
+        lower = finite[(finite["reconstruction_error"] < row["reconstruction_error"])]
+        if len(lower):
+            best["note"] = (f"{len(lower)} setting(s) with a lower reconstruction error (group "
+                            f"{int(lower.sort_values('reconstruction_error').iloc[0]['group'])} the lowest) have an "
+                            "objective unbounded below (bounded=False in grid.csv) and are not recommended")
+            log.warning("grid: %s", best["note"])
+    return params, best
+
+
 def _threshold(value: str | None, M: int):
     if value is None:
         return None
@@ -240,6 +277,135 @@ def _extract(est, threshold: str | None, rule: "ModuleRule", orientation: "Orien
                                orientation=orientation.value)
     except ValueError as exc:
         raise typer.BadParameter(f"{exc} (--threshold / --module-rule)") from exc
+
+
+def _check_out(out: Path) -> None:
+    """Fail before any data is read or fitted when --out cannot be a folder."""
+    from . import check_output_folder
+
+    check_output_folder(out)
+
+
+_MODEL_HINT = "'--model' / '-m'"
+
+
+def _load_model(model_file: Path):
+    """The joint NMF model in ``model_file``; a usage error for another kind of model."""
+    from ..base import load
+    from ..nmf._base import JointNMFBase
+
+    est = load(model_file)
+    if not isinstance(est, JointNMFBase):
+        module = type(est).__module__
+        kind = "a CCA model" if module.startswith("imaging_genetics.cca") else "not an NMF model"
+        raise typer.BadParameter(
+            f"{model_file} holds a model of class {type(est).__name__} ({kind}), not a joint NMF model; "
+            "give the model.npz written by 'imaging-genetics nmf fit'", param_hint=_MODEL_HINT)
+    if getattr(est, "coefficients_", None) is None or getattr(est, "basis_", None) is None:
+        raise typer.BadParameter(f"{model_file} holds a {type(est).__name__} that was never fitted",
+                                 param_hint=_MODEL_HINT)
+    return est
+
+
+def _feature_record_path(model_file: Path) -> Path:
+    """The JSON file next to the model that names the modalities and features of the fit."""
+    return model_file.with_suffix(".features.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_feature_record(model_file: Path, data: _Data) -> Path:
+    path = _feature_record_path(model_file)
+    _write_json({
+        "about": "modalities and features (columns, in order) the model was fitted on; "
+                 "'imaging-genetics nmf modules' checks its tables against them",
+        "model_file": model_file.name,
+        "model_sha256": _sha256(model_file),
+        "modalities": list(data.names),
+        "sources": list(data.sources),
+        "features": [[str(c) for c in f.columns] for f in data.frames],
+        "n_samples": int(len(data.frames[0])),
+    }, path)
+    return path
+
+
+def _read_feature_record(model_file: Path) -> Optional[dict]:
+    """The fit's record of modalities and features, or None (with a warning) when absent or stale."""
+    path = _feature_record_path(model_file)
+    if not path.is_file():
+        log.warning("%s not found (a model from an older version?): only the number of features per "
+                    "modality is checked, not their names or order", path.name)
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        names, feats = record["modalities"], record["features"]
+        ok = (isinstance(names, list) and isinstance(feats, list) and len(names) == len(feats)
+              and all(isinstance(f, list) for f in feats))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise typer.BadParameter(f"{path}: not a readable feature record ({type(exc).__name__}: {exc}); "
+                                 "delete it to check only the feature counts", param_hint=_MODEL_HINT) from exc
+    if not ok:
+        raise typer.BadParameter(f"{path}: not a feature record written by 'nmf fit'; delete it to check "
+                                 "only the feature counts", param_hint=_MODEL_HINT)
+    if record.get("model_sha256") not in (None, _sha256(model_file)):
+        log.warning("%s was written for another model file (its checksum differs from %s): only the number "
+                    "of features per modality is checked", path.name, model_file.name)
+        return None
+    return record
+
+
+def _match_fit(data: _Data, record: dict) -> _Data:
+    """``data`` with every table's columns in the order of the fit; a usage error naming the
+    table when its features or the order of the modalities differ from the fit's."""
+    fit_names = [str(n) for n in record["modalities"]]
+    fit_feats = [[str(c) for c in f] for f in record["features"]]
+    if len(data.frames) != len(fit_feats):
+        raise typer.BadParameter(
+            f"the model was fitted on {len(fit_feats)} modalities {fit_names}, but {len(data.frames)} tables "
+            f"were given: {data.sources}")
+    frames = []
+    for I, (src, frame) in enumerate(zip(data.sources, data.frames)):
+        cols = [str(c) for c in frame.columns]
+        want = fit_feats[I]
+        if cols == want:
+            frames.append(frame)
+            continue
+        if len(set(cols)) < len(cols):
+            dup = sorted({c for c in cols if cols.count(c) > 1})[:5]
+            raise typer.BadParameter(f"{src}: repeated column names {dup}")
+        if set(cols) == set(want):
+            log.warning("%s: columns come in another order than in the fit; reordered to the fit's order "
+                        "of modality '%s'", src, fit_names[I])
+            frames.append(frame.set_axis(cols, axis=1)[want])
+            continue
+        other = [J for J, f in enumerate(fit_feats) if J != I and set(f) == set(cols)]
+        if other:
+            J = other[0]
+            raise typer.BadParameter(
+                f"{src} (table {I + 1}) holds the features of modality '{fit_names[J]}' (modality {J + 1} of "
+                f"the fit), not of '{fit_names[I]}'; give the tables in the fit's order: {fit_names}")
+        have, need = set(cols), set(want)
+        missing = [c for c in want if c not in have]
+        extra = [c for c in cols if c not in need]
+        raise typer.BadParameter(
+            f"{src} (table {I + 1}): its columns are not the features modality '{fit_names[I]}' was fitted "
+            f"on: {len(missing)} missing (e.g. {missing[:5]}), {len(extra)} not in the fit (e.g. {extra[:5]})")
+    # features named alike in two modalities: the table names are then what tells them apart
+    for I, (src, name) in enumerate(zip(data.sources, data.names)):
+        if name != fit_names[I] and name in fit_names:
+            raise typer.BadParameter(
+                f"{src} (table {I + 1}) is modality '{name}', which is modality {fit_names.index(name) + 1} of "
+                f"the fit; give the tables in the fit's order: {fit_names}")
+    if data.names != fit_names:
+        log.warning("the tables %s are named differently from the fit's modalities %s; their columns match, "
+                    "so they are used (and named) as those", data.names, fit_names)
+    return _Data(fit_names, frames, data.cross, data.graphs, data.truth, data.sources)
 
 
 # ---------------------------------------------------------------------------
@@ -291,6 +457,7 @@ def fit(
 
     if stability_runs and stability_runs < 2:
         raise typer.BadParameter(f"--stability-runs: 0 to skip, or at least 2 runs to compare, got {stability_runs}")
+    _check_out(out)
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
     _extract(None, threshold, module_rule, orientation, len(data.Xs))  # a bad rule fails before the fit
     est = _estimator(model, n_components=n_components, cross_strength=cross_strength, smoothness=smoothness,
@@ -303,6 +470,9 @@ def fit(
             est.fit(Xs, **_fit_kwargs(est, data))
         except ValueError as exc:
             raise typer.BadParameter(f"{exc} (modalities in order: {data.names})") from exc
+        except FloatingPointError as exc:  # every restart diverged: the message names the remedy
+            hint = " (options --sparsity, --cross-strength)" if "cross_strength" in str(exc) else ""
+            raise typer.BadParameter(f"{exc}{hint}") from exc
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -312,7 +482,8 @@ def fit(
         _write_csv(pd.DataFrame(H, index=pd.Index(comps, name="module"), columns=f.columns), out / f"H_{nm}.csv")
     modules = _extract(est, threshold, module_rule, orientation, len(Xs))
     _write_csv(_modules_table(modules, data), out / "modules.csv", index=False)
-    est.save(out / "model.npz")
+    model_path = est.save(out / "model.npz")
+    _write_feature_record(model_path, data)
     corr = reconstruction_correlation(est, Xs)
     errors = reconstruction_errors(est, Xs)
     summary = {
@@ -390,6 +561,7 @@ def grid(
 
     if model is Model.jnmf:
         raise typer.BadParameter("JNMF has no penalty weights to search; use --model jcbsnmf or jsnmnmf")
+    _check_out(out)
     data = _load(inputs, simulate, id_column, priors, prior_threshold, noise_level, random_state)
     vals = [float(v) for v in values.split(",") if v.strip()]
     est = _estimator(model, n_components=n_components, n_restarts=n_restarts, max_iter=max_iter, tol=tol,
@@ -399,7 +571,7 @@ def grid(
     table = nmf_grid_search(data.Xs, cross_adjacency=data.cross, graphs=data.graphs, estimator=est,
                             param_grid={p: vals for p in names}, n_jobs=n_jobs, store=out / "grid.jsonl")
     _write_csv(table, out / "grid.csv", index=False)
-    best = {"group": table.attrs["best_group"], **table.attrs["best"]}
+    best_params, best = _best_setting(table, names)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.plot(table["group"], table["reconstruction_error"], ".", ms=3)
@@ -410,7 +582,7 @@ def grid(
     if k_range.strip():
         ks = [int(v) for v in k_range.split(",") if v.strip()]
         curves = select_n_components(data.Xs, ks, cross_adjacency=data.cross, graphs=data.graphs,
-                                     estimator=est.set_params(**table.attrs["best"]), n_jobs=n_jobs)
+                                     estimator=est.set_params(**best_params), n_jobs=n_jobs)
         _write_csv(curves, out / "k_selection.csv", index=False)
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
         axes[0].plot(curves["n_components"], curves["reconstruction_error"], marker="o")
@@ -423,7 +595,7 @@ def grid(
         axes[2].legend()
         _save_figure(fig, out / "k_selection.png")
     _write_json(best, out / "best.json")
-    typer.echo(f"best group {best['group']}: {table.attrs['best']}; table in {out / 'grid.csv'}")
+    typer.echo(f"best group {best['group']}: {best_params}; table in {out / 'grid.csv'}")
 
 
 @app.command("modules")
@@ -440,13 +612,20 @@ def modules(
     noise_level: float = _NOISE,
     random_state: int = _SEED,
 ) -> None:
-    """Extract co-modules of a fitted model and test each one by permutation (paper eqs. 10-11)."""
-    from ..base import load
+    """Extract co-modules of a fitted model and test each one by permutation (paper eqs. 10-11).
+
+    The tables must hold the modalities of the fit, in the same order; columns in another
+    order are put in the fit's order (as recorded in model.features.json next to the model).
+    """
     from ..biology import benjamini_hochberg
     from ..inference.modules import module_significance
 
-    est = load(model_file)
+    _check_out(out)
+    est = _load_model(model_file)
+    record = _read_feature_record(model_file)
     data = _load(inputs, simulate, id_column, Priors.none, 0.0, noise_level, random_state)
+    if record is not None:
+        data = _match_fit(data, record)
     Xs = data.Xs
     if [X.shape[1] for X in Xs] != [H.shape[1] for H in est.coefficients_]:
         raise typer.BadParameter(

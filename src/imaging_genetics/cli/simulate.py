@@ -46,6 +46,45 @@ def _as_dict(truth: Any) -> dict:
     return dict(truth)
 
 
+#: allele frequencies of the simulated PLINK dosages are drawn uniformly from this range
+DOSAGE_ALLELE_FREQUENCY = (0.15, 0.5)
+
+
+def _gaussian_to_dosages(X: np.ndarray, loadings: np.ndarray, random_state: int) -> tuple[np.ndarray, dict]:
+    """0/1/2 dosages that are a monotone discretisation of the Gaussian SNP matrix X.
+
+    Column j of :func:`~imaging_genetics.simulate.multitask_cca_data`'s X is
+    N(0, s_j^2) with ``s_j^2 = sum_k x_loadings[j, k]^2 + 1`` (unit LD-block noise).
+    Each SNP gets an allele frequency f_j (uniform on :data:`DOSAGE_ALLELE_FREQUENCY`,
+    from a stream of its own, so X and the imaging data are those of the other
+    formats) and its dosage counts the thresholds ``s_j * Phi^-1((1 - f_j)^2)`` and
+    ``s_j * Phi^-1(1 - f_j^2)`` that x_j exceeds: Hardy-Weinberg genotype
+    frequencies in the population, and a nondecreasing function of x_j, so the SNPs
+    outside the true support stay independent of the imaging data and the signs of
+    the truth's weights hold. The truth's ``u``, ``v`` and ``correlations`` describe
+    the latent X (kept as ``x_latent``); the dosages attenuate the correlations a
+    little (``dosage_latent_corr``: the population correlation of each SNP's dosage
+    with its latent column, 0.77-0.90 over the frequency range).
+    """
+    from scipy.stats import norm
+
+    p = X.shape[1]
+    rng = np.random.default_rng([int(random_state), 0x6E0])  # independent of the data stream
+    freq = rng.uniform(*DOSAGE_ALLELE_FREQUENCY, size=p)
+    sd = np.sqrt(np.sum(np.asarray(loadings, dtype=float) ** 2, axis=1) + 1.0)
+    lo, hi = norm.ppf((1 - freq) ** 2), norm.ppf(1 - freq ** 2)  # standardised thresholds
+    Zs = X / sd
+    dosages = (Zs > lo).astype(np.float64) + (Zs > hi)
+    # population correlation of the dosage with z ~ N(0, 1): E[d z] = phi(lo) + phi(hi), var d = 2f(1-f)
+    corr = (norm.pdf(lo) + norm.pdf(hi)) / np.sqrt(2 * freq * (1 - freq))
+    return dosages, {
+        "x_latent": X,
+        "allele_frequencies": freq,
+        "dosage_thresholds": np.column_stack([lo, hi]) * sd[:, None],
+        "dosage_latent_corr": corr,
+    }
+
+
 @app.command("cca")
 def simulate_cca(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
@@ -60,7 +99,9 @@ def simulate_cca(
     """Multi-task sparse CCA data: one SNP matrix against K imaging modalities (MTS2CCA design)."""
     from ..base import save_bundle
     from ..simulate import multitask_cca_data
+    from . import check_output_folder
 
+    check_output_folder(out)
     try:
         corr = tuple(float(c) for c in correlations.split(",") if c.strip())
     except ValueError:
@@ -74,7 +115,8 @@ def simulate_cca(
     if fmt is TableFormat.plink:
         from ..io import write_plink
 
-        geno = np.clip(np.rint(snp.to_numpy() - snp.to_numpy().min(axis=0)), 0, 2)
+        geno, dosage_truth = _gaussian_to_dosages(np.asarray(X), np.asarray(truth["x_loadings"]), random_state)
+        truth = {**_as_dict(truth), **dosage_truth}
         snp = pd.DataFrame(geno, index=snp.index, columns=snp.columns)
         written.append(write_plink(out / "genotypes", snp))
         table_fmt = TableFormat.csv
@@ -100,7 +142,9 @@ def simulate_nmf(
     """Joint NMF data: sMRI, SNP and gene-expression matrices sharing a basis (JCB-SNMF design)."""
     from ..base import save_bundle
     from ..simulate import joint_nmf_data
+    from . import check_output_folder
 
+    check_output_folder(out)
     presets = {"small": (100, (650, 350, 600)), "large": (300, (2000, 2500, 1000))}
     if preset not in presets:
         raise typer.BadParameter(f"--preset must be one of {sorted(presets)}, got {preset!r}")

@@ -113,6 +113,32 @@ class CrossSpec(EdgesSpec):
     between: tuple[str, str]
 
 
+def _check_parameter_names(section: str, family: str, models: list[str], sections: dict[str, Any]) -> None:
+    """Every key of ``params`` / ``param_grid`` must be a parameter of at least one listed model.
+
+    A key that some listed models lack is applied to the others only; a key that
+    none of them has (e.g. a misspelling) is an error naming the key, the section
+    and the valid names, raised when the study file is read, before any fit.
+    """
+    import difflib
+    import importlib
+
+    module = importlib.import_module(f"..{family}", __package__)
+    valid: set[str] = set()
+    for name in models:
+        valid |= set(getattr(module, name)().get_params())
+    for key_name, mapping in sections.items():
+        for key in mapping or {}:
+            if key in valid:
+                continue
+            close = difflib.get_close_matches(str(key), sorted(valid), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"analyses.{section}.{key_name}: {key!r} is not a parameter of any listed model "
+                f"({', '.join(models)}){hint}; valid names: {sorted(valid)}"
+            )
+
+
 class GenotypeQCSpec(_Strict):
     """Genotype QC thresholds (defaults: the JCB-SNMF paper's)."""
 
@@ -147,6 +173,13 @@ class CCAAnalysisSpec(_Strict):
     inner_cv: int = Field(3, ge=2)
     permutations: int = Field(0, ge=0)
 
+    @model_validator(mode="after")
+    def _known_parameters(self) -> "CCAAnalysisSpec":
+        # a misspelt key would otherwise be dropped and the run go ahead without it
+        _check_parameter_names("cca", "cca", list(self.models),
+                               {"params": self.params, "param_grid": self.param_grid})
+        return self
+
 
 class NMFAnalysisSpec(_Strict):
     """Joint NMF over nonnegative modalities (min–max scaled from the data)."""
@@ -162,6 +195,11 @@ class NMFAnalysisSpec(_Strict):
     #: and mad, the members per module for topk (required), none for otsu
     module_threshold: float | list[float] | None = None
     permutations: int = Field(99, ge=0)
+
+    @model_validator(mode="after")
+    def _known_parameters(self) -> "NMFAnalysisSpec":
+        _check_parameter_names("nmf", "nmf", list(self.models), {"params": self.params})
+        return self
 
     @model_validator(mode="after")
     def _module_rule_applies(self) -> "NMFAnalysisSpec":
@@ -262,7 +300,13 @@ def _format_validation_error(path: Path, exc: ValidationError, raw: dict) -> str
         elif err["type"] == "missing":
             lines.append(f"missing required key {'.'.join(where)!r}{who}")
         else:
-            lines.append(f"{'.'.join(where) or '(top level)'}{who}: {err['msg']}")
+            where_s, msg = ".".join(where), err["msg"]
+            if err["type"] == "value_error":
+                msg = msg.removeprefix("Value error, ")
+                if where_s and msg.startswith(where_s + "."):  # the message names its own key
+                    lines.append(f"{msg}{who}")
+                    continue
+            lines.append(f"{where_s or '(top level)'}{who}: {msg}")
     return f"{path}: invalid study file:\n  " + "\n  ".join(lines)
 
 

@@ -19,7 +19,6 @@ Everything is written to one folder: ``report.html`` (self-contained),
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from ..base import atomic_write_bytes
+from ..base import atomic_write_bytes, write_json
 from ..io.writers import write_table
 from ..report import Report, figures as figs
 from ._progress import Progress as _Progress
@@ -467,16 +466,6 @@ def _biology_study(cfg: DemoConfig, out: Path, rep: Report, results: dict, progr
     }
 
 
-def _json_default(value: Any):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return str(value)
-
-
 def run_demo(out: str | Path, config: DemoConfig | None = None, *, quiet: bool = False) -> Path:
     """Run both studies on simulated data and write the report folder.
 
@@ -516,6 +505,5 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, *, quiet: bool =
     results["figures"] = [str(p.relative_to(out)) for p in rep.figure_files]
     results["step_seconds"] = progress.timings
     results["seconds"] = time.perf_counter() - t0
-    document = json.dumps(results, indent=2, default=_json_default).encode()
-    atomic_write_bytes(out / "results.json", lambda fh: fh.write(document))
+    write_json(out / "results.json", results)
     return rep.write(out / "report.html")

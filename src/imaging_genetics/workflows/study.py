@@ -25,15 +25,26 @@ graphs) and, under ``analyses``, what to run::
 
 Prior networks follow each modality's ``graph`` (an edge list, ``ld`` or
 ``correlation``); rules are evaluated on the training rows of every split.
+Graphs and cross adjacencies are restricted to the features preprocessing kept.
 The output folder gets the same kind of report as the demo.
+
+Keys of ``params`` / ``param_grid`` that no listed model has are rejected when the
+YAML is read; every model's settings (each grid point, NMF ``n_components``
+against the preprocessed data) are checked before the first fit. With a
+``param_grid``, the CCA model fitted on all samples uses the parameter set that
+the inner grid search chose in most outer folds (ties: the best mean inner-CV
+score, then the earliest fold); ``results.json`` records the rule and the choice
+under ``cca.final_params``. Non-finite numbers are written to it as ``null``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
+import math
+import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +52,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ..base import atomic_write_bytes
+from ..base import write_json
 from ..io import load_study
 from ..io.study import read_study_spec
 from ..io.writers import write_table
@@ -104,9 +115,71 @@ def _cca_prior(views, genotype: str, imaging: list[str], snp_names: list[str]):
     return prior
 
 
+def _cca_model(name: str, spec, random_state: int):
+    """A CCA model with the study's ``params`` (those it has) and its part of ``param_grid``."""
+    from .. import cca as cca_models
+
+    model = getattr(cca_models, name)(random_state=random_state)
+    valid = set(model.get_params())
+    # keys that another listed model has, but this one lacks, apply to the others only
+    # (keys of no listed model were rejected when the study file was read)
+    model.set_params(**{k: v for k, v in spec.params.items() if k in valid})
+    grid = {k: v for k, v in (spec.param_grid or {}).items() if k in valid}
+    return model, grid
+
+
+#: how the all-sample CCA model's parameters are chosen from nested CV (documented in the report)
+FINAL_PARAMS_RULE = ("the parameter set chosen most often by the inner grid search across the outer folds; "
+                     "ties go to the best mean inner-CV score of the grid point over all outer folds, "
+                     "then to the set chosen in the earliest outer fold")
+
+
+def _final_params(res) -> dict[str, Any]:
+    """The parameters of the all-sample fit after nested CV (rule: :data:`FINAL_PARAMS_RULE`).
+
+    Returns ``{"params", "votes", "n_folds", "mean_inner_score"}``.
+    """
+    chosen = list(res.best_params)
+    keys = [repr(sorted(p.items())) for p in chosen]
+    inner = res.inner_table
+    param_cols = [c for c in inner.columns if c.startswith("param_")]
+
+    def mean_inner(params: dict) -> float:
+        if not len(inner):
+            return float("nan")
+        rows = np.ones(len(inner), dtype=bool)
+        for k, v in params.items():
+            col = f"param_{k}"
+            if col not in inner.columns:
+                return float("nan")
+            rows &= np.array([_same_value(x, v) for x in inner[col]], dtype=bool)
+        for c in param_cols:  # grid points (of a list of grids) that do not name a parameter of this one
+            if c[len("param_"):] not in params:
+                rows &= inner[c].isna().to_numpy()
+        scores = inner.loc[rows, "score"].to_numpy(dtype=float)
+        return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
+
+    candidates = []
+    for first, key in enumerate(keys):
+        if key in keys[:first]:
+            continue
+        score = mean_inner(chosen[first])
+        candidates.append((-keys.count(key), -(score if math.isfinite(score) else -np.inf), first))
+    votes, neg_score, first = min(candidates)
+    score = -neg_score
+    return {"params": dict(chosen[first]), "votes": -votes, "n_folds": len(chosen),
+            "mean_inner_score": score if math.isfinite(score) else None}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) or (a is None and b is None)
+    except (TypeError, ValueError):  # e.g. arrays
+        return repr(a) == repr(b)
+
+
 def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
              progress: Progress) -> None:
-    from .. import cca as cca_models
     from ..inference import cross_validate_cca, nested_cv, permutation_test
 
     X = data[spec.genotype]
@@ -115,21 +188,24 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     prior = _cca_prior(views, spec.genotype, spec.imaging, snp_names)
     rep.section("Multi-task sparse CCA")
     rep.text(f"{X.shape[0]} samples; {X.shape[1]} SNPs ({spec.genotype}) against {', '.join(spec.imaging)}.")
-    summaries, traces = [], {}
+    summaries, traces, final = [], {}, {}
     for name in spec.models:
         progress.step(f"CCA: {name}")
-        model = getattr(cca_models, name)(random_state=random_state)
-        valid = set(model.get_params())
-        params = {k: v for k, v in spec.params.items() if k in valid}
-        model.set_params(**params)
-        grid = {k: v for k, v in (spec.param_grid or {}).items() if k in valid}
+        model, grid = _cca_model(name, spec, random_state)
         if grid:
             res = nested_cv(model, X, Ys, grid, outer_cv=spec.outer_cv, inner_cv=spec.inner_cv, prior=prior,
                             random_state=random_state, n_jobs=n_jobs)
             table = res.table
-            if res.best_params:
-                model.set_params(**res.best_params[0])
+            choice = _final_params(res)
+            model.set_params(**choice["params"])
+            final[name] = {"rule": FINAL_PARAMS_RULE, **choice}
+            rep.text(f"{name}: the fit on all samples uses {choice['params']}, chosen in {choice['votes']} of "
+                     f"{choice['n_folds']} outer folds (rule: {FINAL_PARAMS_RULE}).")
         else:
+            given = model.get_params()
+            final[name] = {"rule": "no param_grid: the model's params as given",
+                           "params": {k: given[k] for k in spec.params if k in given},
+                           "votes": None, "n_folds": None, "mean_inner_score": None}
             table = cross_validate_cca(model, X, Ys, cv=spec.outer_cv, prior=prior, random_state=random_state, n_jobs=n_jobs)
             table = getattr(table, "table", table)
         table = table.copy()
@@ -172,41 +248,123 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     rep.table(summary, caption="Canonical correlations per method and task (mean, SD over outer folds)")
     rep.figure(figs.ccc_bars(cv_all), caption="Training and held-out canonical correlations.")
     rep.figure(figs.objective_traces(traces, log=True), caption="Objective per iteration of each model's fit on all samples.")
-    results["cca"] = {"summary": summary.to_dict(orient="records")}
+    results["cca"] = {"summary": summary.to_dict(orient="records"), "final_params": final}
 
 
-def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
-             progress: Progress) -> None:
-    from .. import nmf as nmf_models
-    from ..biology import benjamini_hochberg
-    from ..inference import extract_modules, module_significance
+def _kept_features(views, data, name: str) -> np.ndarray | None:
+    """Positions (in the input file) of the features preprocessing kept, or None when all were."""
+    names = views.feature_names(name)
+    columns = [str(c) for c in data[name].columns]
+    if columns == names:
+        return None
+    keep = pd.Index(names).get_indexer(columns)
+    if (keep < 0).any():  # pragma: no cover - preprocessing only drops columns
+        raise ValueError(f"modality {name!r}: features {[c for c, i in zip(columns, keep) if i < 0][:5]} "
+                         "are not in its input file")
+    return keep
+
+
+def _nmf_inputs(views, data, spec):
+    """Scaled matrices, graphs and cross adjacencies of the NMF modalities, restricted to the kept features."""
     from ..preprocessing import NonnegativeScaler
 
     names = spec.modalities
     Xs = [NonnegativeScaler().fit_transform(data[n]).to_numpy(dtype=float) if hasattr(data[n], "to_numpy")
           else NonnegativeScaler().fit_transform(data[n]) for n in names]
+    kept = {n: _kept_features(views, data, n) for n in names}
     graphs = []
     for n in names:
         g = views.graph(n) if n in views.graphs else None
-        if g is not None and g.shape[0] != data[n].shape[1]:
-            keep = [views.feature_names(n).index(c) for c in data[n].columns]
-            g = g[keep][:, keep]
+        if g is not None and kept[n] is not None and g.shape[0] != data[n].shape[1]:
+            g = g[kept[n]][:, kept[n]]
         graphs.append(g)
     cross = {}
     for (a, b), A in views.cross_adjacency.items():
         if a in names and b in names:
+            # rows are a's features and columns b's, as in the input files: keep those QC kept
+            if kept[a] is not None:
+                A = A[kept[a]]
+            if kept[b] is not None:
+                A = A[:, kept[b]]
             i, j = names.index(a), names.index(b)
             cross[(i, j) if i < j else (j, i)] = A if i < j else A.T
+    return names, Xs, graphs, cross
+
+
+def _nmf_model(name: str, spec, random_state: int, n_jobs: int):
+    from .. import nmf as nmf_models
+
+    model = getattr(nmf_models, name)(n_components=spec.n_components, n_restarts=spec.n_restarts,
+                                      random_state=random_state, n_jobs=n_jobs)
+    valid = set(model.get_params())
+    model.set_params(**{k: v for k, v in spec.params.items() if k in valid})
+    return model
+
+
+def _check_analyses(views, data, analyses, nmf_inputs, random_state: int, n_jobs: int) -> None:
+    """Every model and parameter setting of the study, checked against the data before the first fit.
+
+    CCA: each model with its ``params`` and every point of its ``param_grid``, and
+    equal region counts for models that couple regions across modalities. NMF: each
+    model's full input check (``n_components`` against the preprocessed sizes,
+    penalties, graphs and cross adjacencies). Raises ValueError naming the section.
+    """
+    from sklearn.model_selection import ParameterGrid
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fits warn again where it matters
+        if analyses.cca is not None:
+            spec = analyses.cca
+            qs = {n: data[n].shape[1] for n in spec.imaging}
+            for name in spec.models:
+                model, grid = _cca_model(name, spec, random_state)
+                if not grid:  # the params as given are those of every fit
+                    try:
+                        model._validate_params()
+                    except (ValueError, TypeError) as exc:
+                        raise ValueError(f"analyses.cca.params: {name}: {exc}") from None
+                for point in (ParameterGrid(grid) if grid else []):  # each grid point on top of the params
+                    trial, _ = _cca_model(name, spec, random_state)
+                    try:
+                        trial.set_params(**point)._validate_params()
+                    except (ValueError, TypeError) as exc:
+                        # the message names the parameter at fault: a grid one, or one of params
+                        where = "param_grid" if any(k in str(exc) for k in point) else "params"
+                        raise ValueError(f"analyses.cca.{where}: {name} with {point}: {exc}") from None
+                if model._couples_regions() and len(set(qs.values())) > 1:
+                    raise ValueError(f"analyses.cca.models: {name} couples region j across the imaging modalities, "
+                                     f"which need the same number of regions; after preprocessing they have {qs}. "
+                                     "Use SCCA for unequal region sets")
+        if analyses.nmf is not None:
+            spec = analyses.nmf
+            names, Xs, graphs, cross = nmf_inputs
+            for name in spec.models:
+                model = _nmf_model(name, spec, random_state, n_jobs)
+                try:
+                    model._validate(Xs, cross or None, graphs if any(g is not None for g in graphs) else None)
+                except (ValueError, TypeError) as exc:
+                    sizes = ", ".join(f"{n}: {X.shape[1]}" for n, X in zip(names, Xs))
+                    # the model numbers the modalities; the study names them
+                    msg = re.sub(r"\b(Xs|graphs)\[(\d+)\]",
+                                 lambda m: f"{m.group(0)} ({names[int(m.group(2))]})" if int(m.group(2)) < len(names)
+                                 else m.group(0), str(exc))
+                    raise ValueError(f"analyses.nmf: {name} (n_components={spec.n_components}, params={spec.params}; "
+                                     f"{Xs[0].shape[0]} samples, features after preprocessing {sizes}): {msg}") from None
+
+
+def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
+             progress: Progress, inputs=None) -> None:
+    from ..biology import benjamini_hochberg
+    from ..inference import extract_modules, module_significance
+
+    names, Xs, graphs, cross = inputs if inputs is not None else _nmf_inputs(views, data, spec)
     rep.section("Joint graph-regularised NMF")
     rep.text(f"{Xs[0].shape[0]} samples; modalities {', '.join(f'{n} ({X.shape[1]})' for n, X in zip(names, Xs))}, "
              "each min–max scaled to [0, 1].")
     rows = []
     for name in spec.models:
         progress.step(f"NMF: {name}")
-        model = getattr(nmf_models, name)(n_components=spec.n_components, n_restarts=spec.n_restarts,
-                                          random_state=random_state, n_jobs=n_jobs)
-        valid = set(model.get_params())
-        model.set_params(**{k: v for k, v in spec.params.items() if k in valid})
+        model = _nmf_model(name, spec, random_state, n_jobs)
         model.fit(Xs, cross_adjacency=cross or None, graphs=graphs if any(g is not None for g in graphs) else None)
         model.save(out / f"nmf_{name}_model.npz")
         modules = extract_modules(model, threshold=spec.module_threshold, method=spec.module_rule,
@@ -309,6 +467,13 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
     progress.step("reading and preprocessing the data")
     views = load_study(study_yaml)
     data = _preprocess(views, spec.preprocessing)
+    nmf_inputs = _nmf_inputs(views, data, spec.analyses.nmf) if spec.analyses.nmf is not None else None
+    try:
+        # every analysis's settings, before the first fit writes anything
+        _check_analyses(views, data, spec.analyses, nmf_inputs, random_state, n_jobs)
+    except ValueError as exc:
+        progress.close()
+        raise ValueError(f"{study_yaml}: {exc}") from None
     progress.advance()
     rep = Report(f"imaging-genetics study: {Path(study_yaml).name}", figure_dir=out / "figures")
     rep.section("Data")
@@ -323,12 +488,13 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
             if spec.analyses.cca is not None:
                 _run_cca(views, data, spec.analyses.cca, out, rep, results, n_jobs, random_state, progress)
             if spec.analyses.nmf is not None:
-                _run_nmf(views, data, spec.analyses.nmf, out, rep, results, n_jobs, random_state, progress)
+                _run_nmf(views, data, spec.analyses.nmf, out, rep, results, n_jobs, random_state, progress,
+                         inputs=nmf_inputs)
         finally:
             progress.close()
     results["step_seconds"] = progress.timings
     results["seconds"] = time.perf_counter() - t0
     results["figures"] = [str(p.relative_to(out)) for p in rep.figure_files]
-    document = json.dumps(results, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)).encode()
-    atomic_write_bytes(out / "results.json", lambda fh: fh.write(document))
+    write_json(out / "results.json", results)
     return rep.write(out / "report.html")
+
