@@ -69,9 +69,17 @@ def test_tables_and_study_inputs(tmp_path):
         "modalities:\n"
         "  - {name: snp, file: snp.csv, kind: genotype, id_column: subject}\n"
         "  - {name: fmri, file: fmri.csv, kind: imaging, id_column: subject}\n")
+    # a study's genotypes are allele dosages, and its preprocessing section applies (as in 'run'):
+    # default QC drops the monomorphic SNP, imputation fills the missing call
+    G = pd.DataFrame(rng.integers(0, 3, (30, 12)).astype(float), index=X.index, columns=X.columns)
+    G["rs3"] = 0.0
+    G.iloc[4, 7] = np.nan
+    G.to_csv(tmp_path / "snp.csv")
     out = tmp_path / "o2"
     _run(["fit", "--study", str(tmp_path / "study.yaml"), "--out", str(out), "--model", "scca", "--param", "max_iter=10"])
     assert pd.read_csv(out / "correlations.csv")["modality"].tolist() == ["fmri"]
+    snps = pd.read_csv(out / "x_weights.csv").iloc[:, 0].astype(str).tolist()
+    assert "rs3" not in snps and "rs7" in snps and len(snps) == 11
 
 
 def test_errors():

@@ -159,11 +159,10 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
                     [f"snp{j + 1}" for j in range(X.shape[1])],
                     [[f"roi{j + 1}" for j in range(Y.shape[1])] for Y in Ys], [f"Y{k + 1}" for k in range(K)], truth)
     if study is not None:
-        try:
-            from ..io import load_study
-        except ImportError:  # pragma: no cover - the study loader ships with the package
-            raise typer.BadParameter("--study needs imaging_genetics.io.load_study, which is not available")
-        views = load_study(study)
+        from ..workflows.study import preprocessed_study
+
+        # the study's own preprocessing (QC, imputation, covariates), as 'run' applies it
+        _, views, data = preprocessed_study(study)
         names = views.names
         xm = x_modality or next((n for n in names if views.kind(n) == "genotype"), None)
         yms = list(y_modality or [n for n in names if views.kind(n) == "imaging"])
@@ -174,8 +173,8 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
                 raise typer.BadParameter(f"--y-modality: unknown modality {m!r}; modalities are {names}")
         if not yms:
             raise typer.BadParameter(f"--y-modality: {study} has no imaging modality; name one with --y-modality")
-        return Data(views[xm].to_numpy(dtype=np.float64), [views[m].to_numpy(dtype=np.float64) for m in yms],
-                    views.feature_names(xm), [views.feature_names(m) for m in yms], yms,
+        return Data(data[xm].to_numpy(dtype=np.float64), [data[m].to_numpy(dtype=np.float64) for m in yms],
+                    [str(c) for c in data[xm].columns], [[str(c) for c in data[m].columns] for m in yms], yms,
                     sample_ids=list(views.sample_index))
     if x is None or not y:
         raise typer.BadParameter("--x and at least one --y are needed together")
@@ -272,7 +271,7 @@ def _truth_tables(data: Data, x_weights: np.ndarray, y_weights: list, method: st
 # Shared options as module-level defaults (typer reads them from the signatures).
 _X = typer.Option(None, "--x", help="SNP table (CSV/TSV/Parquet), one row per sample, with an ID column.")
 _Y = typer.Option(None, "--y", help="Imaging table, one per modality (repeat the option).")
-_STUDY = typer.Option(None, "--study", help="Study YAML (see imaging_genetics.io.load_study).")
+_STUDY = typer.Option(None, "--study", help="Study YAML (as for imaging-genetics run); its preprocessing section (genotype QC, imputation, covariates) is applied.")
 _IDC = typer.Option(None, "--id-column", help="Sample ID column of the tables (default: the first column).")
 _XM = typer.Option(None, "--x-modality", help="Study: genotype modality used as X (default: the one of kind genotype).")
 _YM = typer.Option(None, "--y-modality", help="Study: imaging modality (repeat; default: all of kind imaging).")

@@ -82,6 +82,18 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
     return data
 
 
+def preprocessed_study(study_yaml: str | Path):
+    """The study's modalities after its ``preprocessing`` section (genotype QC,
+    imputation, covariate residualisation), as ``run`` analyses them.
+
+    Returns ``(spec, views, data)``: the validated study file, the loaded
+    :class:`~imaging_genetics.Views` and a dict modality -> preprocessed DataFrame.
+    """
+    spec = read_study_spec(study_yaml)
+    views = load_study(study_yaml)
+    return spec, views, _preprocess(views, spec.preprocessing)
+
+
 def _cca_prior(views, genotype: str, imaging: list[str], snp_names: list[str]):
     """A prior callable building every graph from the training rows of a split."""
     from ..networks import correlation_graph, ld_graph
@@ -465,8 +477,7 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
         + (len(spec.analyses.nmf.models) if spec.analyses.nmf is not None else 0)
     progress = Progress(total=n_steps, quiet=quiet)
     progress.step("reading and preprocessing the data")
-    views = load_study(study_yaml)
-    data = _preprocess(views, spec.preprocessing)
+    spec, views, data = preprocessed_study(study_yaml)
     nmf_inputs = _nmf_inputs(views, data, spec.analyses.nmf) if spec.analyses.nmf is not None else None
     try:
         # every analysis's settings, before the first fit writes anything
