@@ -151,7 +151,7 @@ def _meta(path: Path, **changes) -> Path:
     return path
 
 
-def _nmf_tables(tmp: Path, negative: bool = False) -> Path:
+def _nmf_tables(tmp: Path, negative: bool = False, missing: bool = False) -> Path:
     folder = tmp / "tables"
     folder.mkdir()
     Xs = nmf_data(n=12)
@@ -160,6 +160,8 @@ def _nmf_tables(tmp: Path, negative: bool = False) -> Path:
                              columns=[f"{name}{j}" for j in range(X.shape[1])])
         if negative and name == "snp":
             frame.iloc[0, :2] = -1.0
+        if missing and name == "mri":
+            frame.iloc[3, 2] = np.nan
         frame.to_csv(folder / f"{name}.csv")
     return folder
 
@@ -459,7 +461,12 @@ def _cases() -> list[Case]:
     add("cli", "unknown command", lambda t: run_cli("nmf", "fitt"), C, r"^Error: No such command 'fitt'")
     add("cli", "negative entries in an NMF table",
         lambda t: run_cli("nmf", "fit", _nmf_tables(t, negative=True), "-o", t / "o", "-k", "2"), C,
-        r"^Error: .*modality 'snp' has 2 negative entries")
+        r"^Error: .*snp\.csv \(modality 'snp'\): 2 negative value\(s\) in column\(s\) \['snp0', 'snp1'\]; "
+        r"NMF needs nonnegative data")
+    add("cli", "missing value in an NMF table",
+        lambda t: run_cli("nmf", "fit", _nmf_tables(t, missing=True), "-o", t / "o", "-k", "2"), C,
+        r"^Error: .*mri\.csv \(modality 'mri'\): 1 missing \(NaN\) value\(s\) in column\(s\) \['mri2'\]; "
+        r"impute or drop them first")
     add("cli", "nmf modules with a missing model file",
         lambda t: run_cli("nmf", "modules", _nmf_tables(t), "-m", t / "none.npz", "-o", t / "o"), C,
         r"^Error: model file not found: .*none\.npz$")
@@ -489,6 +496,10 @@ def _cases() -> list[Case]:
         lambda t: run_cli("cca", "fit", "--x", _csv(t, "x.csv", "id,a,b\n1,x,1\n2,y,2\n3,z,3\n"),
                           "--y", _csv(t, "y.csv", "id,c\n1,1\n2,2\n3,3\n"), "--out", t / "o"), C,
         r"^Error: .*x\.csv: 1 non-numeric column\(s\) \['a'\]")
+    add("cli", "cca fit on a table with an infinite value",
+        lambda t: run_cli("cca", "fit", "--x", _csv(t, "x.csv", "id,a,b\n1,1,3\n2,inf,2\n3,2,1\n4,0,0\n"),
+                          "--y", _csv(t, "y.csv", "id,c\n1,1\n2,2\n3,3\n4,1\n"), "--out", t / "o"), C,
+        r"^Error: .*x\.csv: 1 infinite value\(s\) in column\(s\) \['a'\]; impute or drop them first")
     add("cli", "cca fit with an unknown --param",
         lambda t: run_cli("cca", "fit", "--simulate", "--n-samples", "30", "--n-snps", "60", "--n-rois", "12",
                           "--out", t / "o", "--param", "nope=1"), C, r"^Error: Invalid value: --param: .*no parameter\(s\) \['nope'\]")
