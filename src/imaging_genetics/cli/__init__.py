@@ -126,7 +126,7 @@ def run(
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: STUDY_results next to the YAML file)."),
     random_state: int = typer.Option(0, help="Seed of folds, permutations and fits."),
     n_jobs: int = typer.Option(1, help="Parallel worker processes for cross-validation, permutations and restarts."),
-    blas_threads: int = typer.Option(1, help="BLAS threads per process; 0 leaves the library default (many threads pay off only for large matrices)."),
+    blas_threads: int = typer.Option(1, min=0, help="BLAS threads per process; 0 leaves the library default (many threads pay off only for large matrices)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Run the analyses a study YAML declares on PLINK files and tables; write the same report as the demo."""

@@ -421,7 +421,7 @@ _INPUTS = typer.Argument(None, help="Modality tables (CSV/TSV/Parquet, one per m
 _SIM = typer.Option(None, "--simulate", help="Use the JCB-SNMF paper's simulated 'small' or 'large' set instead of input tables.")
 _ID = typer.Option(None, "--id-column", help="Name of the sample ID column (default: the first column).")
 _PRIORS = typer.Option(Priors.correlation, help="Priors for input tables: 'correlation' builds |r|^2 graphs within and across modalities; 'none' fits without priors. Simulated data use the planted priors.")
-_PTHR = typer.Option(0.25, "--prior-threshold", help="Keep correlation-prior edges with r^2 above this value.")
+_PTHR = typer.Option(0.25, "--prior-threshold", min=0.0, max=1.0, help="Keep correlation-prior edges with r^2 above this value.")
 _MTHR = typer.Option(None, "--threshold", help="Module threshold T, or one per modality (comma-separated): the score a member must exceed for zscore and mad (default 2.0), the members per module for topk; not used by otsu.")
 _RULE = typer.Option(ModuleRule.zscore, "--module-rule", help="Module membership rule: zscore (the JNMF convention), mad (median and MAD), otsu (Otsu split of each row) or topk.")
 _ORIENT = typer.Option(Orientation.row, "--orientation", help="Score each row of H_I (a module across the features) or each column (a feature across the modules).")
