@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -112,7 +113,12 @@ def test_run_with_qc_and_cross_adjacency_writes_valid_json(study):
     cv = pd.read_csv(out / "cca_SCCA_cv.csv")
     chosen = cv.drop_duplicates("fold")["param_sparsity_x"].tolist()
     assert chosen.count(final["params"]["sparsity_x"]) == final["votes"] == max(map(chosen.count, chosen))
-    assert "most often" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "most often" in html
+    # the sample-alignment table names each input once (no index column repeating it)
+    table = html.split("Sample alignment across the input files", 1)[1].split("</table>", 1)[0]
+    header = re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>", 1)[0])
+    assert header[0] == "input" and header.count("input") == 1, header
 
 
 @pytest.mark.parametrize("old, new, match", [

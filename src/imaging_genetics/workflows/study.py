@@ -488,7 +488,7 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
     progress.advance()
     rep = Report(f"imaging-genetics study: {Path(study_yaml).name}", figure_dir=out / "figures")
     rep.section("Data")
-    rep.table(views.alignment_report, caption="Sample alignment across the input files")
+    rep.table(views.alignment_report.reset_index(drop=True), caption="Sample alignment across the input files")
     rep.table(pd.DataFrame({"modality": list(data), "kind": [views.kind(n) for n in data],
                             "features_after_preprocessing": [d.shape[1] for d in data.values()],
                             "features_in_file": [views[n].shape[1] for n in data]}), caption="Modalities")
