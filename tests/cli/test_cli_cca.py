@@ -113,7 +113,7 @@ def test_bad_param_is_reported_before_any_data_is_read(tmp_path, cmd):
     assert "none.csv" not in str(res.exception) + res.output
 
 
-# --------------------------------------------------------------------------- audit fixes
+# --------------------------------------------------------------------------- input tables and outputs
 
 
 def _tables(folder, n=30, drop_y=0):
@@ -126,27 +126,6 @@ def _tables(folder, n=30, drop_y=0):
     X.to_csv(folder / "snp.csv")
     Y.iloc[: n - drop_y].to_csv(folder / "roi.csv")
     return folder / "snp.csv", folder / "roi.csv"
-
-
-def _console(*args):
-    """Run ``imaging-genetics cca ARGS`` through the console entry point: (exit code, stderr)."""
-    import contextlib
-    import io
-    import sys
-
-    from imaging_genetics.cli import main
-
-    err, argv = io.StringIO(), sys.argv
-    sys.argv = ["imaging-genetics", "cca", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            main()
-    except SystemExit as exc:
-        code = exc.code
-    finally:
-        sys.argv = argv
-    return code, err.getvalue()
 
 
 def test_imaging_tables_with_the_same_file_name(tmp_path):
@@ -180,11 +159,11 @@ def test_dropped_samples_are_logged_and_n_is_written(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("cmd", ["fit", "cv", "permute", "stability"])
-def test_out_is_a_file_fails_before_any_data_is_read(tmp_path, cmd):
+def test_out_is_a_file_fails_before_any_data_is_read(tmp_path, cmd, console):
     afile = tmp_path / "afile"
     afile.write_text("")
     # the tables do not exist: the --out error must come first
-    code, err = _console(cmd, "--x", tmp_path / "none.csv", "--y", tmp_path / "none_y.csv", "--out", afile)
+    code, err = console("cca", cmd, "--x", tmp_path / "none.csv", "--y", tmp_path / "none_y.csv", "--out", afile)
     assert code == 2, err
     assert err.startswith(f"Error: Invalid value for '--out' / '-o': {afile} exists and is a file, not a folder")
     assert "Errno" not in err and "none.csv" not in err

@@ -157,29 +157,7 @@ def test_fit_with_restart_stability(tables, tmp_path):
     assert result.exit_code != 0 and "stability-runs" in result.output
 
 
-# --------------------------------------------------------------------------- audit fixes
-
-
-def _console(*args):
-    """Run ``imaging-genetics nmf ARGS`` through the console entry point: (exit code, stderr)."""
-    import contextlib
-    import io
-    import sys
-
-    from imaging_genetics.cli import main
-
-    err, argv = io.StringIO(), sys.argv
-    sys.argv = ["imaging-genetics", "nmf", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            main()
-    except SystemExit as exc:
-        code = exc.code
-    finally:
-        sys.argv = argv
-    return code, err.getvalue()
-
+# --------------------------------------------------------------------------- input tables and outputs
 
 def _equal_width_tables(folder, names=("mri", "snp"), p=6, n=16, drop=()):
     """Two nonnegative tables of the same width (so only their names tell them apart)."""
@@ -200,7 +178,7 @@ def _equal_width_tables(folder, names=("mri", "snp"), p=6, n=16, drop=()):
 _QUICK = ["-k", "2", "--n-restarts", "1", "--max-iter", "20", "--priors", "none"]
 
 
-def test_modules_checks_the_tables_against_the_fit(tmp_path, caplog):
+def test_modules_checks_the_tables_against_the_fit(tmp_path, caplog, console):
     mri, snp = _equal_width_tables(tmp_path / "data")
     fit_out = tmp_path / "fit"
     result = runner.invoke(app, ["fit", str(mri), str(snp), "-o", str(fit_out), *_QUICK])
@@ -217,7 +195,7 @@ def test_modules_checks_the_tables_against_the_fit(tmp_path, caplog):
     reference = pd.read_csv(tmp_path / "ok" / "modules.csv")
 
     # equal widths, swapped: the counts agree, the names do not
-    code, err = _console("modules", snp, mri, "-m", fit_out / "model.npz", "-o", tmp_path / "swapped")
+    code, err = console("nmf", "modules", snp, mri, "-m", fit_out / "model.npz", "-o", tmp_path / "swapped")
     assert code == 2 and err.startswith("Error: ") and "Traceback" not in err
     assert "snp.csv (table 1) holds the features of modality 'snp'" in err and "fit's order" in err
     assert not (tmp_path / "swapped").exists()
@@ -237,7 +215,7 @@ def test_modules_checks_the_tables_against_the_fit(tmp_path, caplog):
     # other features: the table is named
     other = tmp_path / "data" / "gene.csv"
     pd.read_csv(snp, index_col=0).rename(columns=lambda c: c.replace("snp", "gene")).to_csv(other)
-    code, err = _console("modules", mri, other, "-m", fit_out / "model.npz", "-o", tmp_path / "other")
+    code, err = console("nmf", "modules", mri, other, "-m", fit_out / "model.npz", "-o", tmp_path / "other")
     assert code == 2 and "gene.csv (table 2): its columns are not the features modality 'snp'" in err
 
     # an older fit without the record: the count check, with a warning
@@ -249,28 +227,28 @@ def test_modules_checks_the_tables_against_the_fit(tmp_path, caplog):
     assert "model.features.json not found" in caplog.text
 
 
-def test_modules_names_apart_tables_with_equal_columns(tmp_path):
+def test_modules_names_apart_tables_with_equal_columns(tmp_path, console):
     """Features named alike in both modalities: the table names tell a swap."""
     folder = tmp_path / "data"
     a, b = _equal_width_tables(folder, names=("left", "right"))
     pd.read_csv(b, index_col=0).set_axis(pd.read_csv(a, index_col=0).columns, axis=1).to_csv(b)
     result = runner.invoke(app, ["fit", str(a), str(b), "-o", str(tmp_path / "fit"), *_QUICK])
     assert result.exit_code == 0, result.output
-    code, err = _console("modules", b, a, "-m", tmp_path / "fit" / "model.npz", "-o", tmp_path / "m")
+    code, err = console("nmf", "modules", b, a, "-m", tmp_path / "fit" / "model.npz", "-o", tmp_path / "m")
     assert code == 2 and "right.csv (table 1) is modality 'right'" in err
 
 
-def test_modules_with_a_cca_model_file(tables, tmp_path):
+def test_modules_with_a_cca_model_file(tables, tmp_path, console):
     from imaging_genetics.cca import SCCA
 
     rng = np.random.RandomState(0)
     path = SCCA(max_iter=5).fit(rng.randn(20, 4), [rng.randn(20, 3)]).save(tmp_path / "cca.npz")
-    code, err = _console("modules", tables, "-m", path, "-o", tmp_path / "m")
+    code, err = console("nmf", "modules", tables, "-m", path, "-o", tmp_path / "m")
     assert code == 2 and "Traceback" not in err and "AttributeError" not in err
     assert "holds a model of class SCCA (a CCA model), not a joint NMF model" in err
 
 
-def test_diverged_fit_is_a_usage_error(tables, tmp_path, monkeypatch):
+def test_diverged_fit_is_a_usage_error(tables, tmp_path, monkeypatch, console):
     import imaging_genetics
 
     def diverge(self, *args, **kwargs):
@@ -278,7 +256,7 @@ def test_diverged_fit_is_a_usage_error(tables, tmp_path, monkeypatch):
                                  "below for these penalties; increase sparsity (gamma2) or lower cross_strength")
 
     monkeypatch.setattr(imaging_genetics.nmf.JCBSNMF, "fit", diverge)
-    code, err = _console("fit", tables, "-o", tmp_path / "x", "-k", "2", "--cross-strength", "1000")
+    code, err = console("nmf", "fit", tables, "-o", tmp_path / "x", "-k", "2", "--cross-strength", "1000")
     assert code == 2 and err.startswith("Error: ") and "Traceback" not in err
     assert "every restart diverged" in err and "--cross-strength" in err
 
@@ -305,7 +283,7 @@ def test_tables_with_the_same_file_name(tmp_path):
     assert json.loads((out / "summary.json").read_text())["modalities"] == ["roi_1", "roi_2"]
 
 
-def test_out_is_a_file_fails_before_any_work(tmp_path, monkeypatch):
+def test_out_is_a_file_fails_before_any_work(tmp_path, monkeypatch, console):
     import imaging_genetics.cli.nmf as nmf_cli
 
     def no_load(*args, **kwargs):
@@ -315,11 +293,11 @@ def test_out_is_a_file_fails_before_any_work(tmp_path, monkeypatch):
     afile = tmp_path / "afile"
     afile.write_text("")
     for cmd in (["fit"], ["grid"], ["modules", "-m", afile]):
-        code, err = _console(*cmd, tmp_path, "-o", afile)
+        code, err = console("nmf", *cmd, tmp_path, "-o", afile)
         assert code == 2, (cmd, err)
         assert f"Invalid value for '--out' / '-o': {afile} exists and is a file, not a folder" in err
         assert "Errno" not in err
-    code, err = _console("fit", tmp_path, "-o", afile / "sub")
+    code, err = console("nmf", "fit", tmp_path, "-o", afile / "sub")
     assert code == 2 and f"{afile} is a file, not a folder" in err
 
 
