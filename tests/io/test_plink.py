@@ -227,3 +227,29 @@ def test_unknown_selection_ids(tmp_path):
         read_plink(prefix, samples=["nobody"])
     with pytest.raises(ValueError, match="boolean mask has length 2"):
         read_plink(prefix, snps=[True, False])
+
+
+def test_write_plink_refuses_what_cannot_be_read_back(tmp_path):
+    df = pd.DataFrame([[0.0, 1], [2, 1]], index=["a", "c"], columns=["x", "y"])
+    bim = pd.DataFrame({"chrom": "1", "snp": ["y", "x"], "cm": 0.0, "pos": [1, 2], "a1": "A", "a2": "G"})
+    with pytest.raises(ValueError, match=r"bim: its 'snp' column differs from the genotypes' columns \(position 0"):
+        write_plink(tmp_path / "w", df, bim=bim)  # it would have relabelled the data
+    fam = read_fam_like(["q", "r"])
+    with pytest.raises(ValueError, match=r"fam: its 'iid' column differs from the genotypes' index"):
+        write_plink(tmp_path / "w", df, fam=fam)
+    bad = {"space in a SNP ID": (df.rename(columns={"x": "x y"}), r"'snp' value\(s\) empty or with whitespace"),
+           "duplicated SNP IDs": (df.set_axis(["x", "x"], axis=1), r"bim: duplicated SNP ID\(s\) \['x'\]"),
+           "empty IID": (df.set_axis(["", "c"], axis=0), r"fam: 1 'fid' value\(s\) empty or with whitespace")}
+    for what, (frame, pattern) in bad.items():
+        with pytest.raises(ValueError, match=pattern):
+            write_plink(tmp_path / "w", frame)
+    with pytest.raises(ValueError, match=r"'pos' value\(s\) that are not whole numbers"):
+        write_plink(tmp_path / "w", df, bim=bim.assign(snp=["x", "y"], pos=[1.5, 2]))
+    for bad_size in (2.5, "3", None, 0):
+        with pytest.raises((TypeError, ValueError), match="chunk_size"):
+            next(iter_plink(write_plink(tmp_path / "ok", df).with_suffix(""), chunk_size=bad_size))
+
+
+def read_fam_like(iids):
+    """A .fam table (as read_fam returns) for these IIDs."""
+    return pd.DataFrame({"fid": iids, "iid": iids, "father": "0", "mother": "0", "sex": 0, "phenotype": "-9"})

@@ -241,3 +241,10 @@ def test_analysis_parameter_names_are_checked_when_the_study_is_read(study_dir):
     with pytest.raises(ValueError, match=r"analyses\.nmf\.params: 'sparsity' is not a parameter of any listed "
                                          r"model \(JNMF\)"):
         read_study_spec(write_yaml(study_dir, YAML + nmf))
+
+
+def test_cross_adjacency_pairs_checked(study_dir):
+    twice = YAML + "  - between: [gene, snp]\n    edges: snp_gene.tsv\n"
+    bad(study_dir, twice, ValueError, r"cross_adjacency between \['gene', 'snp'\]: this pair is given twice")
+    itself = YAML.replace("between: [snp, gene]", "between: [snp, snp]")
+    bad(study_dir, itself, ValueError, r"cross_adjacency between \['snp', 'snp'\]: links a modality to itself")

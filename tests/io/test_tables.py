@@ -127,3 +127,26 @@ def test_edge_list_file_feeds_graph_from_edges(tmp_path):
     path.write_text("gene_a\tgene_b\tweight\nAPOE\tTOMM40\t0.9\nAPOE\tCLU\t0.4\n")
     A = graph_from_edges(path, ["APOE", "TOMM40", "CLU"])
     assert A[0, 1] == 0.9 and A[2, 0] == 0.4 and A.nnz == 4
+
+
+def test_aligned_text_spaces_around_names_and_argument_errors(tmp_path):
+    # columns aligned with uneven runs of spaces are read as columns
+    (tmp_path / "al.txt").write_text("subj   age   mmse\nS1      71     29\nS22     8      30\n")
+    t = read_table(tmp_path / "al.txt", numeric=True)
+    assert list(t.columns) == ["age", "mmse"] and list(t.index) == ["S1", "S22"] and t.loc["S22", "age"] == 8
+    # spaces around IDs and names are layout: "A " is "A" (here a duplicate)
+    (tmp_path / "ws.csv").write_text("id,x\nA,1\nA ,2\n")
+    with pytest.raises(ValueError, match=r"duplicated ID\(s\) in column 'id', e.g. \['A'\]"):
+        read_table(tmp_path / "ws.csv")
+    (tmp_path / "c.csv").write_text("id, x\nA, 1\n")
+    assert list(read_table(tmp_path / "c.csv").columns) == ["x"]
+    (tmp_path / "only.csv").write_text("id\nA\nB\n")
+    with pytest.raises(ValueError, match="only.csv: no data columns besides the ID column"):
+        read_table(tmp_path / "only.csv", numeric=True)
+    with pytest.raises(ValueError, match=r"columns: duplicated name\(s\) \['x'\]"):
+        read_table(tmp_path / "c.csv", columns=["x", "x"], numeric=True)
+    with pytest.raises(TypeError, match="id_column must be a column name, a column position or None"):
+        read_table(tmp_path / "c.csv", id_column=True)
+    # text=True keeps every column as written
+    (tmp_path / "e.csv").write_text("a,b\n001,002\n")
+    assert read_table(tmp_path / "e.csv", id_column=None, text=True).iloc[0].tolist() == ["001", "002"]

@@ -129,3 +129,20 @@ def test_bad_blocks(frames):
     g = snp.copy()
     g.iloc[0, 0] = np.nan
     assert np.isnan(Views({"snp": g})["snp"].iloc[0, 0])
+
+
+def test_feature_info_order_infinite_covariates_and_cross_pairs():
+    rng = np.random.default_rng(0)
+    G = pd.DataFrame(rng.integers(0, 3, (20, 4)).astype(float), columns=["rs0", "rs1", "rs2", "rs3"])
+    bim = pd.DataFrame({"chrom": ["1", "1", "2", "3"], "snp": ["rs0", "rs1", "rs2", "rs3"], "pos": [1, 2, 1, 2]})
+    Views({"snp": G}, feature_info={"snp": bim})
+    with pytest.raises(ValueError, match=r"feature_info\['snp'\]: its 'snp' column is not in the order"):
+        Views({"snp": G}, feature_info={"snp": bim.iloc[::-1]})  # LD windows would use the wrong SNPs
+    cov = pd.DataFrame({"age": np.r_[np.inf, np.arange(19.0)]}, index=G.index)
+    with pytest.raises(ValueError, match=r"covariates: column 'age' has 1 infinite value"):
+        Views({"snp": G}, covariates=cov)
+    Y = pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"])
+    with pytest.raises(ValueError, match="links a modality to itself"):
+        Views({"snp": G, "roi": Y}, cross_adjacency={("roi", "roi"): np.ones((3, 3))})
+    with pytest.raises(ValueError, match=r"the pair \('roi', 'snp'\) is given twice"):
+        Views({"snp": G, "roi": Y}, cross_adjacency={("snp", "roi"): np.ones((4, 3)), ("roi", "snp"): np.ones((3, 4))})

@@ -626,3 +626,40 @@ def test_band_and_pair_correlations_are_the_same_bits():
     np.testing.assert_array_equal(band[jj, ii], pairs)
     assert not band[~np.isin(np.arange(band.size), np.ravel_multi_index((jj, ii), band.shape))
                     .reshape(band.shape)].any()
+
+
+def test_ld_graph_positions_chromosome_spellings_and_perfect_ld():
+    G = np.random.default_rng(0).integers(0, 3, (40, 6)).astype(float)
+    G[:, 1] = G[:, 0]
+    G[:, 3] = 2 - G[:, 2]  # mirrored: r = -1
+    A = ld_graph(G, window=5, r2_threshold=1.0).toarray()
+    assert A[0, 1] == A[2, 3] == 1.0 and A.sum() == 4  # perfect LD passes r2_threshold=1
+    pos = np.arange(6.0)
+    same = ld_graph(G, positions=pos, chromosomes=["1"] * 6, r2_threshold=0).toarray()
+    for spelling in (["1", "chr1", 1, 1.0, "01", " 1"], ["X", "chrX", 23, 23.0, "x", "X"]):
+        np.testing.assert_array_equal(ld_graph(G, positions=pos, chromosomes=spelling, r2_threshold=0).toarray(), same)
+    assert list(networks.chromosome_labels(["MT", "chrM", 26, "Y", "XY"])) == ["26", "26", "26", "24", "25"]
+    with pytest.raises(ValueError, match="chromosomes: a missing"):
+        ld_graph(G, positions=pos, chromosomes=np.array([1, np.nan, 1, 1, 1, 1], dtype=object))
+    pos[1] = np.nan
+    with pytest.raises(ValueError, match=r"positions: 1 missing or non-finite value\(s\) \(first at SNP 1\)"):
+        ld_graph(G, positions=pos)
+
+
+def test_graph_builders_degenerate_inputs_and_edge_files(tmp_path):
+    X = np.random.default_rng(1).normal(size=(10, 5))
+    for bad in (X[:1], np.zeros((0, 3))):
+        with pytest.raises(ValueError, match="need at least 2 samples"):
+            correlation_graph(bad)
+    with pytest.raises(ValueError, match="need at least 2 samples"):
+        ld_graph(np.zeros((1, 3)))
+    assert correlation_graph(np.zeros((5, 0))).shape == (0, 0)
+    assert (correlation_graph(sp.csr_matrix(X)) != correlation_graph(X)).nnz == 0
+    # node names are read as written, blank endpoints are errors, zero weights are no edges
+    (tmp_path / "e.csv").write_text("a,b\n001,002\n002,010\n")
+    assert graph_from_edges(tmp_path / "e.csv", ["001", "002", "010"]).nnz == 4
+    (tmp_path / "e1.csv").write_text("a,b\n1,2\n2,\n")
+    with pytest.raises(ValueError, match=r"1 edge\(s\) without a node name in column 'b'"):
+        graph_from_edges(tmp_path / "e1.csv", ["1", "2", "3"])
+    zero = pd.DataFrame({"s": ["a", "a"], "t": ["b", "c"], "weight": [0.0, 1.0]})
+    assert graph_from_edges(zero, ["a", "b", "c"]).nnz == 2

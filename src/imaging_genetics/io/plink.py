@@ -25,6 +25,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from .._validation import check_positive_int
+
 __all__ = ["read_plink", "read_bim", "read_fam", "write_plink", "iter_plink", "plink_paths", "PlinkSet"]
 
 log = logging.getLogger(__name__)
@@ -428,12 +430,34 @@ def iter_plink(
         As :func:`read_plink` with ``return_bim=True`` for ``snps=slice(start, start +
         chunk_size)``. Memory holds one chunk at a time.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     with PlinkSet(prefix) as geno:
         n_snps = len(geno.bim)
         for start in range(0, n_snps, chunk_size):
             yield geno.read(slice(start, min(start + chunk_size, n_snps)), samples, dtype=dtype, return_bim=True)
+
+
+def _check_plink_fields(bim: pd.DataFrame, fam: pd.DataFrame) -> None:
+    """What PLINK (and :func:`read_plink`) cannot read back: IDs that are empty or hold
+    whitespace (the files are whitespace-delimited), duplicated SNP IDs, positions and
+    sex codes that are not whole numbers."""
+    for label, table, keys in (("bim", bim, ("chrom", "snp", "a1", "a2")), ("fam", fam, ("fid", "iid", "father", "mother"))):
+        for key in keys:
+            values = table[key].astype(str)
+            bad = values[(values.str.strip() == "") | values.str.contains(r"\s", regex=True)]
+            if len(bad):
+                raise ValueError(f"{label}: {len(bad)} {key!r} value(s) empty or with whitespace (e.g. "
+                                 f"{bad.head(3).tolist()}); PLINK files are whitespace-delimited")
+    dup = bim["snp"].astype(str)
+    dup = dup[dup.duplicated()].unique().tolist()
+    if dup:
+        raise ValueError(f"bim: duplicated SNP ID(s) {dup[:5]}; SNP IDs must be unique")
+    for label, table, key in (("bim", bim, "pos"), ("fam", fam, "sex")):
+        values = pd.to_numeric(table[key], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~(np.isfinite(values) & (values == np.round(values)))
+        if bad.any():
+            raise ValueError(f"{label}: {int(bad.sum())} {key!r} value(s) that are not whole numbers (e.g. "
+                             f"{table[key][bad].head(3).tolist()})")
 
 
 def write_plink(
@@ -510,6 +534,15 @@ def write_plink(
             )
     if len(set(fam["iid"].astype(str))) != n:
         raise ValueError("fam: duplicated IIDs; sample IDs must be unique")
+    if isinstance(genotypes, pd.DataFrame):
+        # the table's own labels must be those the files give its rows and columns
+        for label, key, given, what in (("bim", "snp", sids, "columns"), ("fam", "iid", iids, "index")):
+            written = [str(v) for v in (bim if label == "bim" else fam)[key]]
+            if written != given:
+                at = next(i for i, (a, b) in enumerate(zip(written, given)) if a != b)
+                raise ValueError(f"{label}: its {key!r} column differs from the genotypes' {what} (position "
+                                 f"{at}: {written[at]!r} vs {given[at]!r}); give them in the same order")
+    _check_plink_fields(bim, fam)
     from ..base import _new_file_mode, atomic_write_bytes
 
     paths["bed"].parent.mkdir(parents=True, exist_ok=True)

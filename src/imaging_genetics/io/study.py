@@ -432,6 +432,9 @@ def load_study(path: str | os.PathLike) -> Views:
     cross = {}
     for c in study.cross_adjacency:
         a, b = c.between
+        if a == b or (a, b) in cross or (b, a) in cross:
+            raise ValueError(f"{path}: cross_adjacency between {[a, b]}: "
+                             + ("links a modality to itself (use its graph)" if a == b else "this pair is given twice"))
         cross[(a, b)] = _edges_graph(c, base, list(frames[a].columns), list(frames[b].columns), f"{a}-{b}")
     return Views(
         modalities,
@@ -510,7 +513,7 @@ def _edges_graph(spec: EdgesSpec, base: Path, nodes: list[str], targets: list[st
     from ..networks import graph_from_edges
 
     file = _resolve(base, spec.edges)
-    edges = read_table(file, id_column=None)
+    edges = read_table(file, id_column=None, text=True)  # node names as written ("001")
     try:
         return graph_from_edges(
             edges, nodes, targets, source=spec.source, target=spec.target, weight=spec.weight

@@ -57,6 +57,8 @@ def _sniff_delimiter(path: Path, ext: str, compressed: bool) -> str:
         for delim in ("\t", ",", ";", "|"):
             if delim in first:
                 return delim
+        if len(first.split()) > 1:  # columns aligned with runs of spaces
+            return " "
         return "\t" if ext in (".tsv", ".tab") else ","
 
 
@@ -76,6 +78,7 @@ def read_table(
     columns: Sequence[str] | None = None,
     numeric: bool = False,
     sep: str | None = None,
+    text: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table, with an ID column as its index.
 
@@ -97,6 +100,9 @@ def read_table(
         non-numeric columns.
     sep : str, optional
         Field delimiter of a text file (default: sniffed).
+    text : bool, default False
+        Read every column of a text file as text (edge lists: node names such as
+        ``"001"`` keep their leading zeros; convert numeric columns yourself).
 
     Returns
     -------
@@ -112,6 +118,14 @@ def read_table(
         or duplicated IDs (the message names the file and the IDs), non-numeric columns
         when ``numeric=True``.
     """
+    if not (id_column is None or id_column is _FIRST or isinstance(id_column, str)
+            or (isinstance(id_column, (int, np.integer)) and not isinstance(id_column, bool))):
+        raise TypeError(f"id_column must be a column name, a column position or None, got {id_column!r}")
+    if columns is not None:
+        columns = [str(c) for c in columns]
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        if dup:
+            raise ValueError(f"columns: duplicated name(s) {dup[:5]}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -120,7 +134,7 @@ def read_table(
         )
     kind, compressed = _format(path)
     try:
-        frame = _read_frame(path, kind, compressed, id_column, sep)
+        frame = _read_frame(path, kind, compressed, id_column, sep, text)
     except (UnicodeDecodeError, EOFError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -136,7 +150,8 @@ def read_table(
     return frame
 
 
-def _read_frame(path: Path, kind: str, compressed: bool, id_column: Any, sep: str | None) -> pd.DataFrame:
+def _read_frame(path: Path, kind: str, compressed: bool, id_column: Any, sep: str | None,
+                text: bool = False) -> pd.DataFrame:
     if kind == "parquet":
         frame = pd.read_parquet(path)
         if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
@@ -149,8 +164,8 @@ def _read_frame(path: Path, kind: str, compressed: bool, id_column: Any, sep: st
             compression="gzip" if compressed else None,
         )
         try:
-            dtype = None
-            if id_column is not None:
+            dtype = str if text else None
+            if id_column is not None and not text:
                 # Read the ID column as text so that "007" keeps its leading zeros.
                 header = pd.read_csv(path, nrows=0, **options).columns
                 key = header[0 if id_column is _FIRST else id_column] if (
@@ -168,7 +183,9 @@ def _read_frame(path: Path, kind: str, compressed: bool, id_column: Any, sep: st
 
 
 def _finish_table(frame: pd.DataFrame, path: Path, id_column: Any, columns: Any, numeric: bool) -> pd.DataFrame:
-    frame.columns = [str(c) for c in frame.columns]
+    # spaces around names and IDs ("A ," or ", x") are layout, not part of the name: kept,
+    # "A " would not match "A" in another file and the sample would be dropped
+    frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()].unique().tolist()
         raise ValueError(f"{path}: duplicated column name(s) {dup[:5]}; rename them")
@@ -196,7 +213,11 @@ def _finish_table(frame: pd.DataFrame, path: Path, id_column: Any, columns: Any,
                 f"{path}: {int(ids.isna().sum())} row(s) without an ID in column {id_column!r} "
                 f"(e.g. line(s) {rows.tolist()}); fill in or remove those rows"
             )
-        ids = ids.map(_id_to_str)
+        ids = ids.map(_id_to_str).str.strip()
+        if (ids == "").any():
+            rows = np.flatnonzero((ids == "").to_numpy())[:5] + 2
+            raise ValueError(f"{path}: {int((ids == '').sum())} row(s) with a blank ID in column {id_column!r} "
+                             f"(e.g. line(s) {rows.tolist()}); fill in or remove those rows")
         dup = ids[ids.duplicated()]
         if len(dup):
             raise ValueError(
@@ -218,6 +239,9 @@ def _finish_table(frame: pd.DataFrame, path: Path, id_column: Any, columns: Any,
     if numeric:
         if frame.shape[0] == 0:
             raise ValueError(f"{path}: has a header but no data rows; expected one row per sample")
+        if frame.shape[1] == 0:
+            raise ValueError(f"{path}: no data columns besides the ID column; check the delimiter "
+                             "(pass sep=) and the header line")
         bad = non_numeric_columns(frame)
         if bad:
             examples = {c: frame[c].dropna().astype(str).head(2).tolist() for c in bad[:3]}

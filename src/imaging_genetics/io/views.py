@@ -146,6 +146,11 @@ class Views(Mapping):
             for m in (a, b):
                 if m not in self._data:
                     raise ValueError(f"cross_adjacency[{key!r}]: unknown modality {m!r}; modalities are {self.names}")
+            if a == b:
+                raise ValueError(f"cross_adjacency[{key!r}]: links a modality to itself; a within-modality "
+                                 "network belongs in graphs")
+            if (a, b) in self._cross or (b, a) in self._cross:
+                raise ValueError(f"cross_adjacency: the pair ({a!r}, {b!r}) is given twice (in either order)")
             shape = (self._data[a].shape[1], self._data[b].shape[1])
             self._cross[(a, b)] = check_adjacency(mat, 0, f"cross_adjacency[({a!r}, {b!r})]", shape=shape)
 
@@ -160,6 +165,18 @@ class Views(Mapping):
                     f"feature_info[{name!r}]: has {len(info)} rows, modality has "
                     f"{self._data[name].shape[1]} features"
                 )
+            # rows are used by position (e.g. LD windows): they must follow the features
+            for key in ("snp", "feature", "name"):
+                if key in info.columns:
+                    given = [str(v) for v in info[key]]
+                    features = [str(c) for c in self._data[name].columns]
+                    if given != features:
+                        at = next(i for i, (a, b) in enumerate(zip(given, features)) if a != b)
+                        raise ValueError(
+                            f"feature_info[{name!r}]: its {key!r} column is not in the order of the "
+                            f"modality's features (row {at}: {given[at]!r} vs {features[at]!r}); "
+                            f"reorder it, e.g. info.set_index({key!r}).loc[features].reset_index()")
+                    break
             self._feature_info[name] = info.reset_index(drop=True)
         self.alignment_report = alignment_report
 
@@ -218,6 +235,12 @@ class Views(Mapping):
         frame = frame.copy()
         frame.index = pd.Index([str(i) for i in frame.index], name=self._index.name, dtype=str)
         self._check_index(frame.index, self._index, label, first)
+        for col in frame.columns:
+            if pd.api.types.is_numeric_dtype(frame[col]):
+                inf = np.isinf(frame[col].to_numpy(dtype=np.float64))
+                if inf.any():
+                    raise ValueError(f"{label}: column {str(col)!r} has {int(inf.sum())} infinite value(s) (e.g. "
+                                     f"sample {frame.index[np.flatnonzero(inf)[0]]!r}); replace them")
         return frame
 
     # ---------------------------------------------------------------- mapping

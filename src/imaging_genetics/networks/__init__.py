@@ -40,6 +40,7 @@ __all__ = [
     "laplacian",
     "normalized_adjacency",
     "connected_components_groups",
+    "chromosome_labels",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def _standardize(X: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def _as_matrix(X: Any, name: str) -> np.ndarray:
+    if sp.issparse(X):
+        X = X.toarray()
     try:
         arr = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -102,8 +105,10 @@ def correlation_graph(X: Any, power: float = 2, threshold: float = 0.0) -> sp.cs
         Symmetric, nonnegative, zero diagonal.
     """
     power, threshold = _check_power_threshold(power, threshold)
-    Z = _standardize(_as_matrix(X, "X"))
+    Z = _standardized_pair(X, "X")
     p = Z.shape[1]
+    if p == 0:
+        return sp.csr_matrix((0, 0))
     blocks = []
     # a prior built in a cross-validation worker must equal the one built in the
     # main process, or fits with n_jobs=1 and n_jobs>1 would differ
@@ -406,6 +411,36 @@ def _check_r2_threshold(r2_threshold: Any) -> float:
     return float(r2_threshold)
 
 
+#: PLINK's numeric codes of the chromosomes with letter names.
+_PLINK_CHROMOSOMES = {"X": "23", "Y": "24", "XY": "25", "MT": "26", "M": "26"}
+
+
+def chromosome_labels(chromosomes: Any) -> np.ndarray:
+    """Chromosome codes in one spelling, so that equal chromosomes compare equal:
+    ``"chr1"``, ``"1"``, ``1`` and ``1.0`` are all ``"1"``; ``X``, ``Y``, ``XY`` and
+    ``MT`` (``M``) are PLINK's ``23``-``26``. Missing codes are an error.
+
+    Parameters
+    ----------
+    chromosomes : array-like of shape (n_snps,)
+    """
+    out = []
+    for value in np.asarray(chromosomes, dtype=object).ravel():
+        if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+            raise ValueError(f"chromosomes: a missing or non-finite code ({value!r}); give every SNP its chromosome")
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        text = str(value).strip()
+        if text.lower().startswith("chr"):
+            text = text[3:]
+        text = text.upper()
+        if text in ("", "NAN", "NONE", "NA"):
+            raise ValueError(f"chromosomes: a missing code ({value!r}); give every SNP its chromosome")
+        text = _PLINK_CHROMOSOMES.get(text, text)
+        out.append((text.lstrip("0") or "0") if text.isdigit() else text)
+    return np.asarray(out, dtype=str)
+
+
 def _ld_layout(pos: np.ndarray, chromosomes: Any, window: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Order of the SNPs by (chromosome, position), and along it a key monotone in
     (chromosome, position) that puts chromosomes more than ``window`` apart, and the
@@ -414,7 +449,7 @@ def _ld_layout(pos: np.ndarray, chromosomes: Any, window: Any) -> tuple[np.ndarr
     if chromosomes is None:
         chrom_codes = np.zeros(p, dtype=np.int64)
     else:
-        _, chrom_codes = np.unique(np.asarray(chromosomes).astype(str), return_inverse=True)
+        _, chrom_codes = np.unique(chromosome_labels(chromosomes), return_inverse=True)
         chrom_codes = chrom_codes.reshape(-1)
     order = np.lexsort((pos, chrom_codes))
     spos, schrom = pos[order], chrom_codes[order]
@@ -481,6 +516,9 @@ def _ld_pairs(
                 else:
                     ii, jj = ii + a, jj + s
                     r = _pair_abs_corr(Zt, Zt, ii - z_lo, jj - z_lo)
+                # identical (or mirrored) SNPs give |r| a few units in the last place below 1:
+                # they are in perfect LD, and r2_threshold=1 must keep them
+                r = np.where(r >= 1.0 - 8.0 * (Zt.shape[1] + 2) * EPS, 1.0, r)
                 r2 = r * r
                 keep = r2 >= thr
                 rows.append(ii[keep])
@@ -549,12 +587,16 @@ def ld_graph(
         threshold that prunes most pairs.
     chromosomes : array-like of shape (n_snps,), optional
         Chromosome of each SNP; pairs on different chromosomes are never linked.
+        Spellings are unified (:func:`chromosome_labels`: ``chr1`` = ``1`` = ``1.0``,
+        ``X`` = ``23``); a missing code or position is an error.
 
     Returns
     -------
     scipy.sparse.csr_matrix of shape (n_snps, n_snps), symmetric, zero diagonal.
     """
     G = _as_matrix(genotypes, "genotypes")
+    if G.shape[0] < 2:
+        raise ValueError(f"genotypes: need at least 2 samples (rows) to compute LD, got {G.shape[0]}")
     p = G.shape[1]
     r2_threshold = _check_r2_threshold(r2_threshold)
     if isinstance(positions, pd.DataFrame):
@@ -572,6 +614,9 @@ def ld_graph(
         window = 500_000 if window is None else window
         if pos.shape != (p,):
             raise ValueError(f"positions: expected {p} positions (one per SNP), got shape {pos.shape}")
+        if not np.isfinite(pos).all():
+            raise ValueError(f"positions: {int((~np.isfinite(pos)).sum())} missing or non-finite value(s) (first "
+                             f"at SNP {int(np.flatnonzero(~np.isfinite(pos))[0])}); every SNP needs its position")
     window = _check_window(window)
     if chromosomes is not None and np.shape(chromosomes) != (p,):
         raise ValueError(f"chromosomes: expected {p} entries, got shape {np.shape(chromosomes)}")
@@ -659,7 +704,7 @@ def _read_edges(edges: Any) -> pd.DataFrame:
     if isinstance(edges, (str, os.PathLike)):
         from ..io import read_table
 
-        return read_table(edges, id_column=None)
+        return read_table(edges, id_column=None, text=True)  # node names as written ("001")
     raise TypeError(f"edges must be a DataFrame or a path to an edge-list file, got {type(edges).__name__}")
 
 
@@ -715,6 +760,11 @@ def graph_from_edges(
             raise ValueError(f"edges: column {weight!r} has negative weights; prior networks need weights >= 0")
     else:
         w = np.ones(len(frame))
+    for col in (source, target):
+        blank = frame[col].isna().to_numpy() | (frame[col].astype(str).str.strip() == "").to_numpy()
+        if blank.any():
+            raise ValueError(f"edges: {int(blank.sum())} edge(s) without a node name in column {col!r} "
+                             f"(e.g. row(s) {np.flatnonzero(blank)[:5].tolist()}); fill in or remove them")
     row_names = [str(x) for x in nodes]
     col_names = row_names if target_nodes is None else [str(x) for x in target_nodes]
     for label, names in (("nodes", row_names), ("target_nodes", col_names)):
@@ -723,8 +773,8 @@ def graph_from_edges(
             raise ValueError(f"{label}: duplicated node names {dup}")
     row_index = pd.Index(row_names)
     col_index = pd.Index(col_names)
-    i = row_index.get_indexer(frame[source].astype(str))
-    j = col_index.get_indexer(frame[target].astype(str))
+    i = row_index.get_indexer(frame[source].astype(str).str.strip())
+    j = col_index.get_indexer(frame[target].astype(str).str.strip())
     ok = (i >= 0) & (j >= 0)
     if target_nodes is None:
         ok &= i != j  # self-loops carry no smoothing information
@@ -747,6 +797,7 @@ def graph_from_edges(
     key, first = np.unique(key[order], return_index=True)
     w = w[order][first]
     A = sp.csr_matrix((w, (key // shape[1], key % shape[1])), shape=shape)
+    A.eliminate_zeros()  # a zero weight is no edge
     return A
 
 
