@@ -126,14 +126,16 @@ def test_infinite_prior_df_limit_is_known_variance_test():
     s0sq = 1.7
     diff = X[groups == "AD"].mean(0) - X[groups == "HC"].mean(0)
     z = diff / np.sqrt(s0sq * (1 / n1 + 1 / n2))
+    G, d = X.shape[1], n1 + n2 - 2
     for d0 in (np.inf, 1e12):
         res = moderated_t_test(X, groups, levels=("AD", "HC"), prior_df=d0, prior_var=s0sq)
         np.testing.assert_allclose(res["t"], z, rtol=1e-8)
-    # df is capped at the pooled residual df G*d; with many genes p -> normal p
-    G, d = X.shape[1], n1 + n2 - 2
-    assert res["df"].iloc[0] == pytest.approx(G * d)
-    np.testing.assert_allclose(res["p"], 2 * stats.t.sf(np.abs(z), G * d), rtol=1e-8)
-    np.testing.assert_allclose(res["p"], 2 * stats.norm.sf(np.abs(z)), rtol=0.15, atol=1e-4)
+        # a known prior (prior_var given) is not capped at the pooled df G*d
+        assert res["df"].iloc[0] == d + d0 > G * d
+    # prior_df=inf with prior_var: the z-test with known variance, normal p-values
+    res = moderated_t_test(X, groups, levels=("AD", "HC"), prior_df=np.inf, prior_var=s0sq)
+    assert np.isinf(res["df"]).all()
+    np.testing.assert_allclose(res["p"], 2 * stats.norm.sf(np.abs(z)), rtol=1e-12)
     # a growing prior df moves the statistic continuously towards the limit
     t_big = moderated_t_test(X, groups, levels=("AD", "HC"), prior_df=1e6, prior_var=s0sq)["t"]
     np.testing.assert_allclose(t_big, z, rtol=1e-4)
@@ -152,12 +154,13 @@ def test_equal_sample_variances_give_infinite_prior_df():
     d = 6.0
     s2 = float((resid**2).sum() / d)
     assert np.isinf(res.attrs["prior_df"])
-    # s0² = exp(mean of bias-corrected log variances)
-    expected_s0 = s2 * np.exp(np.log(d / 2) - special.digamma(d / 2))
-    assert res.attrs["prior_var"] == pytest.approx(expected_s0, rel=1e-10)
+    # s0² = the pooled variance mean(s_g²), as limma's fitFDist since 2017 (not the
+    # larger exp(mean of bias-corrected log variances) of earlier versions)
+    assert res.attrs["prior_var"] == pytest.approx(s2, rel=1e-10)
     plain = stats.ttest_ind(X[groups == 1], X[groups == 0]).statistic
-    ratio = res["t"].to_numpy() / plain
-    np.testing.assert_allclose(ratio, np.sqrt(s2 / expected_s0), rtol=1e-8)
+    np.testing.assert_allclose(res["t"].to_numpy(), plain, rtol=1e-8)
+    # the prior is estimated from the data: df stays capped at G*d (limma's df.pooled)
+    assert (res["df"] == 30 * d).all()
 
 
 def test_homogeneous_true_variances_estimate_large_prior_df():
@@ -326,3 +329,111 @@ def test_labels_aligned_by_sample_id():
     other = pd.Series(groups, index=[f"T{i}" for i in range(12)])
     with pytest.raises(ValueError, match="groups: sample IDs do not match"):
         welch_t_test(df, other)
+
+
+# ----------------------------------------------------------------- audit fixes
+
+
+def test_series_expression_aligned_by_sample_id():
+    # a Series of one gene is aligned to labels by sample ID like a one-column table
+    X, groups = _two_group_data()
+    ids = [f"S{i}" for i in range(12)]
+    gene = pd.Series(X[:, 0], index=ids, name="SF3B1")
+    lab = pd.Series(groups, index=ids)
+    shuffled = lab.iloc[[5, 0, 11, 3, 8, 1, 10, 2, 7, 4, 9, 6]]
+    for test in (welch_t_test, moderated_t_test):
+        ref = test(gene.to_frame(), lab, levels=("AD", "HC"))
+        got = test(gene, shuffled, levels=("AD", "HC"))
+        pd.testing.assert_frame_equal(got, ref)
+        assert got.loc[0, "gene"] == "SF3B1"
+    other = pd.Series(groups, index=[f"T{i}" for i in range(12)])
+    with pytest.raises(ValueError, match="groups: sample IDs do not match"):
+        welch_t_test(gene, other, levels=("AD", "HC"))
+
+
+def test_estimated_infinite_prior_keeps_pooled_df_cap():
+    # prior_df=inf without prior_var: common variance = pooled variance of all
+    # genes, estimated from the data, so t on G*d df (exactly the pooled t-test)
+    X, groups = _two_group_data(seed=4, g=3)
+    A, B = X[groups == "AD"], X[groups == "HC"]
+    d = 10.0
+    s2 = ((A - A.mean(0)) ** 2).sum(0) / d + ((B - B.mean(0)) ** 2).sum(0) / d
+    res = moderated_t_test(X, groups, levels=("AD", "HC"), prior_df=np.inf)
+    assert res.attrs["prior_var"] == pytest.approx(s2.mean(), rel=1e-12)
+    assert (res["df"] == 3 * d).all()
+    z = (A.mean(0) - B.mean(0)) / np.sqrt(s2.mean() * (1 / 5 + 1 / 7))
+    np.testing.assert_allclose(res["t"], z, rtol=1e-10)
+    np.testing.assert_allclose(res["p"], 2 * stats.t.sf(np.abs(z), 3 * d), rtol=1e-10)
+
+
+def test_estimate_prior_equal_variances_gives_their_mean():
+    # limma fitFDist (since 2017): evar <= 0 -> df2 = Inf, s20 = mean(x)
+    d0, s0sq = estimate_prior(np.full(10, 2.5), 4.0)
+    assert np.isinf(d0) and s0sq == pytest.approx(2.5, rel=1e-14)
+
+
+def test_estimate_prior_floors_zeros_at_median_of_all_variances():
+    # limma: x <- pmax(x, 1e-5 * median(x)), the median taken with the zeros
+    s2 = np.array([0.0, 0.0, 1.0, 2.0, 3.0, 50.0])  # median 1.5 (positives: 2.5)
+    floored = np.maximum(s2, 1e-5 * 1.5)
+    d = 4.0
+    e = np.log(floored) - special.digamma(d / 2) + np.log(d / 2)
+    evar = e.var(ddof=1) - special.polygamma(1, d / 2)
+    d0 = 2 * trigamma_inverse(evar)
+    s0sq = np.exp(e.mean() + special.digamma(d0 / 2) - np.log(d0 / 2))
+    got = estimate_prior(s2, d)
+    assert got[0] == pytest.approx(float(d0), rel=1e-10)
+    assert got[1] == pytest.approx(float(s0sq), rel=1e-10)
+
+
+def test_estimate_prior_warns_when_most_variances_are_zero():
+    s2 = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0])
+    with pytest.warns(UserWarning, match="More than half of the residual variances"):
+        d0, s0sq = estimate_prior(s2, 4.0)
+    assert np.isfinite(s0sq) and s0sq > 0
+    # floor scales with the data (median of the positive variances)
+    with pytest.warns(UserWarning, match="More than half"):
+        d0b, s0sqb = estimate_prior(s2 * 1e-8, 4.0)
+    assert d0b == pytest.approx(d0, rel=1e-8) and s0sqb == pytest.approx(s0sq * 1e-8, rel=1e-8)
+    # moderated_t_test on mostly constant genes warns too
+    X, groups = _two_group_data(g=5)
+    X[:, :3] = 1.0
+    with pytest.warns(UserWarning, match="More than half"):
+        moderated_t_test(X, groups, levels=("AD", "HC"))
+
+
+def test_estimate_prior_bad_input():
+    with pytest.raises(ValueError, match="variances"):
+        estimate_prior([1.0, -0.5, 2.0], 4.0)
+    with pytest.raises(ValueError, match="variances"):
+        estimate_prior([1.0, np.nan, 2.0], 4.0)
+    with pytest.raises(ValueError, match="df"):
+        estimate_prior([1.0, 2.0], 0.0)
+
+
+def test_levels_must_be_a_pair_not_a_string():
+    X, groups = _two_group_data()
+    with pytest.raises(ValueError, match="levels: expected a pair"):
+        moderated_t_test(X, groups, levels="HC")
+    with pytest.raises(ValueError, match="levels: expected a pair"):
+        welch_t_test(X, groups, levels="AD")
+    with pytest.raises(ValueError, match="levels: expected a pair"):
+        DifferentialExpressionFilter(levels="HC").fit(X, groups)
+    # a list works as well as a tuple
+    DifferentialExpressionFilter(levels=["AD", "HC"], alpha=0.5).fit(X, groups)
+
+
+@pytest.mark.parametrize("bad", ["x", True, [0.1]])
+def test_filter_alpha_error_names_alpha(bad):
+    X, groups = _two_group_data()
+    with pytest.raises(ValueError, match="alpha"):
+        DifferentialExpressionFilter(alpha=bad).fit(X, groups)
+    with pytest.raises(ValueError, match="fdr"):
+        DifferentialExpressionFilter(fdr=bad).fit(X, groups)
+
+
+def test_filter_needs_alpha_or_fdr():
+    X, groups = _two_group_data()
+    with pytest.raises(ValueError, match="alpha"):
+        DifferentialExpressionFilter(alpha=None).fit(X, groups)
+    DifferentialExpressionFilter(alpha=None, fdr=0.5).fit(X, groups)

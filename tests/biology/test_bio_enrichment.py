@@ -129,3 +129,22 @@ def test_snps_to_genes_by_table_and_errors():
     with pytest.raises(ValueError, match="start > end"):
         snps_to_genes(pd.DataFrame({"snp": ["a"], "chrom": [1], "pos": [3]}),
                       pd.DataFrame({"gene": ["g"], "chrom": [1], "start": [9], "end": [5]}))
+
+
+def test_float_entrez_ids_and_missing_identifiers():
+    # Entrez IDs read from a column with NaN are floats: 348.0 must match "348"
+    bg_col = pd.Series([348.0, 1191.0, 274.0, 8301.0, np.nan, 10347.0, 5663.0])
+    sets = {"AD": ["348", "1191", "274"], "other": [5663, 10347]}
+    res = enrichment([348.0, 1191.0, np.nan], sets, bg_col).set_index("gene_set")
+    assert res.loc["AD", "overlap"] == 2 and res.loc["AD", "genes"] == "1191;348"
+    assert res.loc["AD", "background_size"] == 6  # the NaN is no gene
+    assert res.loc["AD", "module_size"] == 2
+    # nullable integers with pd.NA, and pd.NA among strings, are dropped, not "<NA>"
+    ints = pd.array([348, 1191, 274, None, 8301], dtype="Int64")
+    r2 = enrichment(pd.array([348, None], dtype="Int64"), sets, ints).set_index("gene_set")
+    assert r2.loc["AD", "background_size"] == 4 and r2.loc["AD", "module_size"] == 1
+    r3 = enrichment(["APOE", pd.NA], {"s": ["APOE", "CLU"]}, ["APOE", "CLU", pd.NA, "BIN1"])
+    assert r3.loc[0, "background_size"] == 3 and r3.loc[0, "module_size"] == 1
+    # non-integer floats keep their text
+    r4 = enrichment([1.5], {"s": ["1.5"]}, [1.5, 2.0])
+    assert r4.loc[0, "overlap"] == 1

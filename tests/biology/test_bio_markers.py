@@ -147,3 +147,40 @@ def test_plot_marker_roc(tmp_path):
     assert "AUC" in ax.get_legend().get_texts()[0].get_text()
     fig.savefig(tmp_path / "roc.png")
     assert (tmp_path / "roc.png").stat().st_size > 1000
+
+
+def test_series_scores_aligned_to_labels_by_sample_id():
+    S, y = _data(k=1)
+    ids = [f"S{i}" for i in range(len(y))]
+    scores = pd.Series(S["gene0"].to_numpy(), index=ids, name="SF3B1")
+    dx = pd.Series(y, index=ids)
+    shuffled = dx.sample(frac=1.0, random_state=1)
+    ref = marker_roc(scores.to_frame(), dx, positive="AD")
+    got = marker_roc(scores, shuffled, positive="AD")
+    pd.testing.assert_frame_equal(got, ref)
+    assert got.loc[0, "feature"] == "SF3B1"
+    # ... and differs from pairing the shuffled labels by row order
+    assert marker_roc(scores.to_numpy(), shuffled.to_numpy(), positive="AD")["auc"][0] != ref["auc"][0]
+    with pytest.raises(ValueError, match="diagnosis: sample IDs do not match"):
+        marker_roc(scores, pd.Series(y, index=[f"T{i}" for i in range(len(y))]), positive="AD")
+    fig = plot_marker_roc(scores, shuffled, positive="AD")
+    assert fig.axes[0].get_legend().get_texts()[0].get_text().startswith(
+        f"SF3B1: AUC {ref['auc'][0]:.3f}"
+    )
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (1, ValueError), (-5, ValueError),
+                                        (2.7, TypeError), (True, TypeError), ("100", TypeError)])
+def test_n_bootstraps_must_be_an_integer_of_at_least_two(bad, error):
+    S, y = _data(k=1)
+    with pytest.raises(error, match="n_bootstraps"):
+        marker_roc(S, y, positive="AD", method="bootstrap", n_bootstraps=bad)
+
+
+def test_n_bootstraps_accepts_numpy_integers():
+    S, y = _data(k=1)
+    a = marker_roc(S, y, positive="AD", method="bootstrap", n_bootstraps=np.int64(50), random_state=0)
+    b = marker_roc(S, y, positive="AD", method="bootstrap", n_bootstraps=50, random_state=0)
+    pd.testing.assert_frame_equal(a, b)
+    two = marker_roc(S, y, positive="AD", method="bootstrap", n_bootstraps=2, random_state=0)
+    assert np.isfinite(two[["se", "ci_low", "ci_high", "p"]].to_numpy()).all()

@@ -118,3 +118,103 @@ def test_module_overlap_summary_counts():
         module_overlap_summary({"a": [0]}, feature_names={"b": ["x"]})
     with pytest.raises(ValueError, match="modalities: 1 names for 2"):
         module_overlap_summary([[0], [1]], modalities=["a"])
+
+
+# ----------------------------------------------------------------- audit fixes
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("gene", "gene"), ("r", "roi"), ("snp", "p"), ("fdr", "roi"), ("x", "x_index"),
+     ("snp_index", "snp"), "ab", ("snp",), ("snp", "")],
+)
+def test_names_must_give_distinct_columns(names):
+    A, B = _blocks()
+    with pytest.raises(ValueError, match="names"):
+        top_pairs(A, B, names=names)
+    with pytest.raises(ValueError, match="names"):
+        pair_heatmap(A, B, names=names)
+
+
+def _indexed(seed=3):
+    A, B = _blocks(seed=seed, n=30, pa=8, pb=6)
+    ids = [f"S{i:02d}" for i in range(30)]
+    dfA = pd.DataFrame(A, index=ids, columns=[f"rs{i}" for i in range(8)])
+    dfB = pd.DataFrame(B, index=ids, columns=[f"roi{j}" for j in range(6)])
+    return dfA, dfB
+
+
+def test_indexed_tables_matched_by_sample_id():
+    dfA, dfB = _indexed()
+    ref = top_pairs(dfA, dfB, top=None)
+    shuffled = dfB.sample(frac=1.0, random_state=0)
+    got = top_pairs(dfA, shuffled, top=None)
+    pd.testing.assert_frame_equal(got, ref)
+    # Series (one feature) also carry sample IDs
+    got1 = top_pairs(dfA, shuffled["roi2"], top=None)
+    np.testing.assert_allclose(
+        got1.sort_values("snp_index")["r"], ref[ref["roi"] == "roi2"].sort_values("snp_index")["r"]
+    )
+    # plain arrays (and a default RangeIndex) stay positional
+    pos = top_pairs(dfA.to_numpy(), shuffled.to_numpy(), top=None)
+    assert not np.allclose(np.sort(np.abs(pos["r"])), np.sort(np.abs(ref["r"])))
+    pos2 = top_pairs(dfA.reset_index(drop=True), shuffled, top=None)
+    np.testing.assert_allclose(pos2["r"], pos["r"])
+    fig = pair_heatmap(dfA, shuffled, top=3)
+    assert fig.axes[0].get_yticklabels()[0].get_text() == ref.loc[0, "snp"]
+
+
+def test_indexed_tables_with_different_samples_are_an_error():
+    dfA, dfB = _indexed()
+    other = dfB.rename(index={"S03": "X99"})
+    with pytest.raises(ValueError, match=r"1 only in Xa, e.g. \['S03'\]; 1 only in Xb, e.g. \['X99'\]"):
+        top_pairs(dfA, other)
+    with pytest.raises(ValueError, match=r"1 only in Xa"):
+        top_pairs(dfA, dfB.iloc[:-1])
+    rep = dfB.rename(index={"S03": "S04"})
+    with pytest.raises(ValueError, match="Xb: sample IDs repeat"):
+        top_pairs(dfA, rep)
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [({"features_a": [1, 1]}, "features_a"), ({"features_a": [1, -24]}, "features_a"),
+     ({"features_b": ["roi_2", "roi_2"]}, "features_b")],
+)
+def test_repeated_features_are_an_error(kw, name):
+    A, B = _blocks()
+    dfB = pd.DataFrame(B, columns=[f"roi_{j}" for j in range(8)])
+    with pytest.raises(ValueError, match=f"{name}: selects feature"):
+        top_pairs(A, dfB, **kw)
+
+
+def test_constant_test_does_not_depend_on_scale():
+    A, B = _blocks(seed=4, n=30, pa=8, pb=6)
+    key = ["snp_index", "roi_index"]
+    ref = top_pairs(A, B, top=None).sort_values(key)
+    # values 1e9 + 1e-3 a are stored to ~1e-7, a relative error ~1e-4 in a
+    for a_scaled, tol in ((A * 1e-13, 1e-12), (A * 1e13, 1e-12), (1e9 + A * 1e-3, 1e-3)):
+        got = top_pairs(a_scaled, B, top=None).sort_values(key)
+        assert got.attrs["n_tests"] == 48
+        np.testing.assert_array_equal(got[key], ref[key])
+        np.testing.assert_allclose(got["r"], ref["r"], atol=tol)
+    # truly constant columns are still left out, whatever their value
+    for c in (1e9, 0.1, 1e-13, 0.0):
+        A2 = A.copy()
+        A2[:, 1] = c
+        got = top_pairs(A2, B, top=None)
+        assert 1 not in set(got["snp_index"]) and got.attrs["n_tests"] == 42
+
+
+def test_module_overlap_summary_non_string_keys():
+    s = module_overlap_summary(
+        {1: [0, 1], 2: [0, 2]}, feature_names={1: ["APOE", "CLU"], 2: ["APOE", "BIN1", "CLU"]}
+    ).set_index("modalities")
+    assert s.loc["1 & 2", "members"] == "APOE;CLU"
+    assert s.attrs["n_union"] == 2
+    with pytest.raises(ValueError, match="module: modality names repeat"):
+        module_overlap_summary({1: [0], "1": [1]})
+    with pytest.raises(ValueError, match="feature_names: modality keys repeat"):
+        module_overlap_summary({1: [0]}, feature_names={1: ["a"], "1": ["b"]})
+    with pytest.raises(ValueError, match="modalities: expected one name per member list"):
+        module_overlap_summary([[0], [1]], modalities="ab")

@@ -90,12 +90,18 @@ def as_matrix(X: Any, name: str, *, min_samples: int = 2) -> tuple[np.ndarray, n
 
 
 def align_labels(data: Any, labels: Any, name: str) -> Any:
-    """Reorder a labelled Series to the rows of a DataFrame when both carry sample IDs.
+    """Reorder a labelled Series to the rows of the data when both carry sample IDs.
 
-    Plain arrays (or a default RangeIndex on either side) are taken in row order.
+    ``data`` may be a DataFrame or a Series (taken as a one-column DataFrame). When
+    both sides carry an index other than a default RangeIndex, the labels are looked
+    up by sample ID (an error if a sample of the data has no label or the labels
+    repeat an ID). Plain arrays (or a RangeIndex on either side) are taken in row
+    order.
     """
     if isinstance(labels, pd.DataFrame) and labels.shape[1] == 1:
         labels = labels.iloc[:, 0]
+    if isinstance(data, pd.Series):
+        data = data.to_frame()
     if not (isinstance(data, pd.DataFrame) and isinstance(labels, pd.Series)):
         return labels
     if isinstance(data.index, pd.RangeIndex) or isinstance(labels.index, pd.RangeIndex):
@@ -142,10 +148,11 @@ def two_groups(
     groups : array-like of shape (n_samples,)
         One label per sample.
     levels : (case, control) or None
-        The two labels to compare; samples with any other label (or a missing label)
-        are left out. ``None``: ``groups`` must hold exactly two distinct labels; they
-        are sorted and the first is the control (reference), the second the case,
-        as with a two-level factor in R.
+        A pair (tuple or list, not a string) of the two labels to compare;
+        samples with any other label (or a missing label) are left out.
+        ``None``: ``groups`` must hold exactly two distinct labels; they are
+        sorted and the first is the control (reference), the second the case, as
+        with a two-level factor in R.
 
     Returns
     -------
@@ -177,6 +184,11 @@ def two_groups(
         except TypeError:
             control, case = sorted(observed, key=str)
     else:
+        if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+            raise ValueError(
+                f"levels: expected a pair of labels (case, control), e.g. ('AD', 'HC'), "
+                f"got {levels!r}"
+            )
         lv = list(levels)
         if len(lv) != 2:
             raise ValueError(f"levels: expected two labels (case, control), got {len(lv)}: {lv}")

@@ -17,6 +17,7 @@ limma's ``logFC``.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Sequence
 
@@ -67,13 +68,39 @@ def trigamma_inverse(x: Any) -> np.ndarray:
     return y
 
 
+def _floored_variances(s2: np.ndarray) -> np.ndarray:
+    """Variances with exact zeros moved away from zero, as limma's ``fitFDist`` does.
+
+    limma's ``fitFDist`` ("Avoid exactly zero values"): ``x <- pmax(x, 0)``,
+    ``m <- median(x)``; if ``m == 0`` it warns "More than half of residual
+    variances are exactly zero: eBayes unreliable" and sets ``m <- 1``; then
+    ``x <- pmax(x, 1e-5 * m)``. The floor is thus 1e-5 times the median of all
+    variances, zeros included. Where more than half are zero this warns likewise
+    but takes the median of the positive variances (1 when there is none) instead
+    of limma's 1, so that the floor scales with the data.
+    """
+    s2 = np.maximum(s2, 0.0)
+    med = float(np.median(s2))
+    if med == 0.0:
+        warnings.warn(
+            f"More than half of the residual variances ({int((s2 == 0).sum())} of "
+            f"{s2.size}) are exactly zero: the empirical-Bayes prior is unreliable "
+            "(constant genes? drop them before testing)",
+            UserWarning,
+            stacklevel=3,
+        )
+        positive = s2[s2 > 0]
+        med = float(np.median(positive)) if positive.size else 1.0
+    return np.maximum(s2, 1e-5 * med)
+
+
 def _log_variance_moments(s2: np.ndarray, df: float) -> tuple[float, float]:
-    """Mean of e_g = log s_g² − ψ(d/2) + log(d/2) and its variance minus ψ'(d/2)."""
-    # zero variances would give log(0): floor them at a small fraction of the median
-    positive = s2[s2 > 0]
-    med = float(np.median(positive)) if positive.size else 1.0
+    """Mean of e_g = log s_g² − ψ(d/2) + log(d/2) and its variance minus ψ'(d/2).
+
+    ``s2`` must already be floored (:func:`_floored_variances`).
+    """
     half = df / 2.0
-    e = np.log(np.maximum(s2, 1e-5 * med)) - special.digamma(half) + np.log(half)
+    e = np.log(s2) - special.digamma(half) + np.log(half)
     emean = float(e.mean())
     if e.size < 2:
         return emean, 0.0
@@ -89,12 +116,16 @@ def estimate_prior(variances: Any, df: float) -> tuple[float, float]:
     + log(d0/2) and the variance of e_g estimates ψ'(d/2) + ψ'(d0/2), where ψ and ψ'
     are the digamma and trigamma functions.
 
+    This is limma's ``fitFDist`` without covariate. Variances that are exactly zero
+    are first raised to 1e-5 times the median of all variances (limma's rule; with
+    a warning when more than half are zero, see Warns).
+
     Parameters
     ----------
     variances : array-like of shape (n_genes,)
-        Residual variances s_g², each on ``df`` degrees of freedom.
+        Residual variances s_g² (finite, >= 0), each on ``df`` degrees of freedom.
     df : float
-        Residual degrees of freedom d (n_case + n_control − 2 for two groups).
+        Residual degrees of freedom d (n_case + n_control − 2 for two groups), > 0.
 
     Returns
     -------
@@ -102,18 +133,46 @@ def estimate_prior(variances: Any, df: float) -> tuple[float, float]:
         d0; ``inf`` when the variances vary no more than sampling error alone
         explains (then every gene gets the common variance).
     prior_var : float
-        s0².
+        s0²; with d0 = ``inf`` the mean of the variances (the pooled variance, the
+        maximum-likelihood estimate of the common variance), as in current limma.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two variances, negative or non-finite variances, df <= 0.
+
+    Warns
+    -----
+    UserWarning
+        More than half of the variances are exactly zero (limma: "eBayes
+        unreliable"); the floor is then 1e-5 times the median of the positive ones.
     """
     s2 = np.asarray(variances, dtype=np.float64).ravel()
     if s2.size < 2:
         raise ValueError("estimate_prior: needs at least two genes")
-    emean, evar = _log_variance_moments(s2, df)
+    if not np.isfinite(s2).all() or (s2 < 0).any():
+        bad = s2[~np.isfinite(s2) | (s2 < 0)]
+        raise ValueError(
+            f"variances: {bad.size} value(s) negative or not finite (e.g. {bad[0]!r}); "
+            "pass residual variances s_g^2 >= 0"
+        )
+    if not (np.isfinite(df) and df > 0):
+        raise ValueError(f"df: residual degrees of freedom must be finite and > 0, got {df!r}")
+    return _prior_from_floored(_floored_variances(s2), float(df))
+
+
+def _prior_from_floored(x: np.ndarray, df: float) -> tuple[float, float]:
+    """(d0, s0²) from floored variances ``x`` on ``df`` degrees of freedom."""
+    emean, evar = _log_variance_moments(x, df)
     if evar > 0:
         d0 = float(2.0 * trigamma_inverse(evar))
         s0sq = float(np.exp(emean + special.digamma(d0 / 2.0) - np.log(d0 / 2.0)))
     else:
+        # limma fitFDist (since Jan 2017): "Use simple pooled variance, which is MLE
+        # of the scale in this case. Versions of limma before Jan 2017 returned the
+        # limiting value of the evar>0 estimate, which is larger." -> s20 <- mean(x)
         d0 = np.inf
-        s0sq = float(np.exp(emean))
+        s0sq = float(np.mean(x))
     return d0, s0sq
 
 
@@ -170,8 +229,13 @@ def moderated_t_test(
         s̃_g² = (d0 s0² + d s_g²) / (d0 + d),
 
     and t̃_g = (x̄_case − x̄_control) / (s̃_g √(1/n1 + 1/n2)) follows a t distribution
-    on d + d0 degrees of freedom under the null (eq. 4–5 of the paper). The total is
-    capped at the pooled degrees of freedom G·d, so d0 = ∞ gives a finite df.
+    on d + d0 degrees of freedom under the null (eq. 4–5 of the paper). When s0² is
+    estimated from the data, the total is capped at the pooled residual degrees of
+    freedom G·d (limma's ``df.total <- pmin(df.residual + df.prior, sum(df.residual))``):
+    the G genes hold no more information about a common variance than that, so
+    d0 = ∞ (all genes share the pooled variance) gives t on G·d df. When both
+    ``prior_df`` and ``prior_var`` are given, the prior is taken as known and the df
+    is d + d0 uncapped; ``prior_df=np.inf`` then gives normal p-values (df = ∞).
 
     Parameters
     ----------
@@ -180,15 +244,19 @@ def moderated_t_test(
         genes. No missing values.
     groups : array-like of shape (n_samples,)
         Diagnosis label per sample, in row order; a Series indexed by sample ID
-        is aligned to a DataFrame's index.
+        is aligned to the index of a DataFrame or Series of expression (an error
+        when a sample has no label).
     levels : (case, control), optional
-        The two labels to compare, e.g. ``("AD", "HC")``; samples with other labels
-        are left out. ``None``: ``groups`` must have exactly two labels; the sorted
-        first one is the control.
+        The two labels to compare, as a pair, e.g. ``("AD", "HC")`` (a single
+        string is an error); samples with other labels are left out. ``None``:
+        ``groups`` must have exactly two labels; the sorted first one is the
+        control.
     prior_df, prior_var : float, optional
         Fix d0 (and s0²) instead of estimating them. ``prior_df=0`` gives the
         ordinary pooled two-sample t-test; ``prior_df=np.inf`` with ``prior_var``
-        gives a z-test with known variance.
+        gives a z-test with known variance (df = ∞); ``prior_df=np.inf`` alone uses
+        the pooled variance of all genes (t on G·d df). ``prior_df`` alone (finite)
+        estimates s0² from the mean log variance.
 
     Returns
     -------
@@ -200,8 +268,15 @@ def moderated_t_test(
     Raises
     ------
     ValueError
-        Labels not resolving to two groups, lengths that differ, NaN or infinite
-        expression, fewer than 3 samples in all.
+        Labels not resolving to two groups, ``levels`` not a pair, lengths that
+        differ, sample IDs without a label, NaN or infinite expression, fewer than
+        3 samples in all.
+
+    Warns
+    -----
+    UserWarning
+        More than half of the genes have zero residual variance
+        (:func:`estimate_prior`), or a single gene (no prior can be estimated).
 
     References
     ----------
@@ -236,7 +311,7 @@ def moderated_t_test(
             )
             d0, s0sq = 0.0, float(s2[0])
         else:
-            d0, s0sq = estimate_prior(s2, d)
+            d0, s0sq = _prior_from_floored(_floored_variances(s2), d)
     else:
         d0 = float(prior_df)
         if not d0 >= 0:
@@ -244,11 +319,13 @@ def moderated_t_test(
         if prior_var is None:
             if d0 == 0:
                 s0sq = float(np.mean(s2))
+            elif np.isinf(d0):
+                # a common variance: the pooled one, as estimate_prior gives for d0 = inf
+                s0sq = float(np.mean(_floored_variances(s2)))
             else:
                 # s0² given d0: the first moment of the log variances
-                emean, _ = _log_variance_moments(s2, d)
-                corr = 0.0 if np.isinf(d0) else special.digamma(d0 / 2.0) - np.log(d0 / 2.0)
-                s0sq = float(np.exp(emean + corr))
+                emean, _ = _log_variance_moments(_floored_variances(s2), d)
+                s0sq = float(np.exp(emean + special.digamma(d0 / 2.0) - np.log(d0 / 2.0)))
         else:
             s0sq = float(prior_var)
             if not s0sq > 0:
@@ -260,8 +337,14 @@ def moderated_t_test(
     se = np.sqrt(np.maximum(post, 0.0) * (1.0 / n1 + 1.0 / n2))
     diff = m1 - m2
     t = diff / np.maximum(se, EPS * np.maximum(1.0, np.abs(diff)))
-    df_total = min(d + d0, G * d) if G > 1 else d + d0
-    p = 2.0 * stats.t.sf(np.abs(t), df_total)
+    if prior_var is not None:
+        df_total = d + d0  # known prior: no cap; inf -> normal p-values
+    else:
+        df_total = min(d + d0, G * d)  # s0² estimated from the G genes (limma's cap)
+    if np.isinf(df_total):
+        p = 2.0 * stats.norm.sf(np.abs(t))
+    else:
+        p = 2.0 * stats.t.sf(np.abs(t), df_total)
     return _frame(
         genes,
         m1,
@@ -286,6 +369,8 @@ def welch_t_test(
     ----------
     expression : array-like or DataFrame of shape (n_samples, n_genes)
     groups : array-like of shape (n_samples,)
+        As in :func:`moderated_t_test` (a Series indexed by sample ID is aligned to
+        the index of a DataFrame or Series of expression).
     levels : (case, control), optional
         As in :func:`moderated_t_test`.
 
@@ -335,12 +420,14 @@ class DifferentialExpressionFilter(PersistenceMixin, TransformerMixin, BaseEstim
     method : {"moderated", "welch"}
         :func:`moderated_t_test` (Smyth 2004) or :func:`welch_t_test`.
     alpha : float, default 0.01
-        Keep genes with raw two-sided p < alpha (used when ``fdr`` is None).
+        Keep genes with raw two-sided p < alpha (used when ``fdr`` is None; then
+        required).
     fdr : float, optional
         Keep genes with Benjamini–Hochberg adjusted p < fdr instead.
     levels : (case, control), optional
-        The two labels of ``y`` to compare (e.g. ``("AD", "HC")``); other samples
-        are left out of the test, but every sample is transformed.
+        The two labels of ``y`` to compare, as a pair (e.g. ``("AD", "HC")``; a
+        single string is an error); other samples are left out of the test, but
+        every sample is transformed.
 
     Attributes
     ----------
@@ -399,9 +486,15 @@ class DifferentialExpressionFilter(PersistenceMixin, TransformerMixin, BaseEstim
         if self.method not in ("moderated", "welch"):
             raise ValueError(f"method must be 'moderated' or 'welch', got {self.method!r}")
         for nm, val in (("alpha", self.alpha), ("fdr", self.fdr)):
-            if val is not None and not (0 < float(val) <= 1):
+            if val is None:
+                continue
+            if isinstance(val, bool) or not isinstance(val, numbers.Real):
+                raise ValueError(f"{nm} must be a number in (0, 1], got {val!r}")
+            if not (0 < float(val) <= 1):
                 raise ValueError(f"{nm} must be in (0, 1], got {val!r}")
-        levels = None if self.levels is None else tuple(self.levels)
+        if self.alpha is None and self.fdr is None:
+            raise ValueError("alpha: required (a number in (0, 1]) when fdr is None")
+        levels = self.levels  # checked (a pair, not a string) by the test functions
         if self.method == "moderated":
             res = moderated_t_test(X, y, levels=levels)
         else:

@@ -86,14 +86,29 @@ def read_gmt(path: str | os.PathLike, *, with_descriptions: bool = False):
     return (sets, desc) if with_descriptions else sets
 
 
+def _gene_id(value: Any) -> str | None:
+    """One identifier as text: None for a missing value (None, NaN, pd.NA, NaT);
+    whole-number floats as integers' text (Entrez ID 1.0 -> "1"); others ``str``,
+    stripped."""
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):  # list-like: not a scalar missing value
+        pass
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _gene_list(values: Any, name: str) -> list[str]:
+    """Distinct identifiers as text in input order, missing values dropped."""
     if values is None:
         raise ValueError(f"{name}: required")
     if isinstance(values, str):
         raise TypeError(f"{name}: expected a collection of gene names, got one string {values!r}")
     if isinstance(values, pd.DataFrame):
         raise TypeError(f"{name}: expected a collection of gene names, got a DataFrame; pass one column")
-    out = [str(v).strip() for v in values if not (v is None or (isinstance(v, float) and np.isnan(v)))]
+    out = (_gene_id(v) for v in values)
     return list(dict.fromkeys(g for g in out if g))
 
 
@@ -122,6 +137,11 @@ def enrichment(
         The genes analysed (the universe).
     min_size, max_size : int
         Only sets with min_size ≤ K ≤ max_size background genes are tested.
+
+    Identifiers of all three inputs are compared as text: missing values (None,
+    NaN, ``pd.NA``) are dropped, and whole-number floats are written as integers
+    (an Entrez ID read as 1.0 from a column with NaN matches ``"1"``); other values
+    are ``str(value).strip()``, and repeats count once.
 
     Returns
     -------

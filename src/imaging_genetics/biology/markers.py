@@ -8,6 +8,7 @@ nonparametric DeLong variance (default) or a stratified bootstrap.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -191,8 +192,9 @@ def marker_roc(
         Marker values (e.g. expression of the module's hub genes). DataFrame columns
         name the features.
     diagnosis : array-like of shape (n_samples,)
-        Labels in row order (a Series indexed by sample ID is aligned to a
-        DataFrame's index); see ``positive`` / ``negative``.
+        Labels in row order; a Series indexed by sample ID is aligned to the index
+        of a DataFrame or Series of scores (an error when a scored sample has no
+        label). See ``positive`` / ``negative``.
     positive, negative : label, optional
         Diseased and comparison groups (e.g. ``"AD"``, ``"HC"``); samples with other
         labels are left out. Defaults: see :func:`binary_labels`.
@@ -209,7 +211,9 @@ def marker_roc(
         ``"less"``: lower values do. ``"auto"``: per feature, whichever gives AUC ≥
         0.5 (reported in the ``direction`` column; the two-sided p is unchanged).
     n_bootstraps : int
-        Resamples for ``method="bootstrap"``.
+        Resamples for ``method="bootstrap"``: an integer >= 2 (checked whatever the
+        method). A few resamples only give an se and a percentile CI dominated by
+        resampling noise; use hundreds or more (thousands for a 95% CI).
     random_state : int, Generator or None
         Seed for the bootstrap.
 
@@ -223,7 +227,10 @@ def marker_roc(
     ------
     ValueError
         Labels not giving two groups with ≥ 2 samples each, lengths that differ,
-        NaN scores, unknown options.
+        sample IDs of scores without a label, NaN scores, unknown options,
+        ``n_bootstraps`` < 2.
+    TypeError
+        ``n_bootstraps`` not an integer.
 
     References
     ----------
@@ -236,6 +243,16 @@ def marker_roc(
         raise ValueError(f"direction must be 'greater', 'less' or 'auto', got {direction!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if isinstance(n_bootstraps, bool) or not isinstance(n_bootstraps, numbers.Integral):
+        raise TypeError(
+            f"n_bootstraps must be an integer (hundreds or more for a usable CI), "
+            f"got {n_bootstraps!r}"
+        )
+    if n_bootstraps < 2:
+        raise ValueError(
+            f"n_bootstraps must be >= 2 (hundreds or more for a usable CI), got {n_bootstraps!r}"
+        )
+    n_bootstraps = int(n_bootstraps)
     X, names = as_matrix(scores, "scores")
     diagnosis = align_labels(scores, diagnosis, "diagnosis")
     if features is not None:
@@ -261,7 +278,7 @@ def marker_roc(
             se = float(np.sqrt(max(var, 0.0)))
             lo, hi = max(0.0, auc - zq * se), min(1.0, auc + zq * se)
         else:
-            boots = _bootstrap_aucs(s[y == 1], s[y == 0], int(n_bootstraps), rng)
+            boots = _bootstrap_aucs(s[y == 1], s[y == 0], n_bootstraps, rng)
             se = float(boots.std(ddof=1))
             a = (1.0 - confidence) / 2.0
             lo, hi = (float(v) for v in np.quantile(boots, [a, 1.0 - a]))

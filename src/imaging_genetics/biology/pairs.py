@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._stats import centred
 from .._validation import check_same_samples
 from ._common import EPS, as_matrix, benjamini_hochberg, feature_selection
 
@@ -23,13 +24,23 @@ __all__ = ["correlation_matrix", "top_pairs", "pair_heatmap", "module_overlap_su
 
 
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre columns and scale them to unit L2 norm; flag zero-variance columns."""
-    Z = X - X.mean(axis=0)
-    norm = np.sqrt((Z**2).sum(axis=0))
-    scale = np.maximum(np.abs(X).max(axis=0), 1.0)
-    constant = norm <= 1e-12 * scale * np.sqrt(X.shape[0])
-    Z = Z / np.where(constant, 1.0, norm)
-    Z[:, constant] = 0.0
+    """Centre columns and scale them to unit L2 norm; flag constant columns.
+
+    Each column goes through :func:`imaging_genetics._stats.centred`: it is scaled
+    to a largest magnitude of 1 before centring, and called constant when its
+    spread does not exceed the rounding of its mean. The test is relative to the
+    column's own magnitude, so it does not depend on the units (values of 1e-13
+    that vary are kept; a spread of 1e-3 around 1e9 is far above the rounding
+    there, about 1e-7, and is kept too).
+    """
+    Z = np.zeros(X.shape, dtype=np.float64)
+    constant = np.zeros(X.shape[1], dtype=bool)
+    for j in range(X.shape[1]):
+        c, ss, varies = centred(X[:, j])
+        if varies:
+            Z[:, j] = c / np.sqrt(ss)
+        else:
+            constant[j] = True
     return Z, constant
 
 
@@ -51,7 +62,8 @@ def correlation_matrix(
         Two-sided p from t = r √((n − 2) / (1 − r²)) on n − 2 degrees of freedom
         (exact for Pearson under normality, as ``scipy.stats.pearsonr``; the usual
         approximation for Spearman, as ``scipy.stats.spearmanr``). Pairs with a
-        constant column are NaN.
+        constant column are NaN; whether a column is constant does not depend on
+        its scale (see :func:`imaging_genetics._stats.centred`).
     """
     if method not in ("pearson", "spearman"):
         raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
@@ -74,9 +86,64 @@ def correlation_matrix(
     return r, p
 
 
+def _modality_names(names: Any) -> tuple[str, str]:
+    """The two modality names as text; an error when they are not two distinct,
+    non-empty names whose output columns (``a, b, a_index, b_index, r, p, fdr``)
+    are all different."""
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise ValueError(
+            f"names: expected a pair of modality names, e.g. ('snp', 'roi'), got {names!r}"
+        )
+    nm = list(names)
+    if len(nm) != 2:
+        raise ValueError(f"names: expected two modality names, got {len(nm)}: {nm!r}")
+    a, b = str(nm[0]), str(nm[1])
+    if not a or not b:
+        raise ValueError(f"names: modality names must not be empty, got {nm!r}")
+    cols = [a, b, f"{a}_index", f"{b}_index", "r", "p", "fdr"]
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise ValueError(
+            f"names: {nm!r} would give the table columns {cols}, with {dup} more than once; "
+            "use two different names other than 'r', 'p', 'fdr' (e.g. ('snp', 'roi'))"
+        )
+    return a, b
+
+
+def _align_samples(Xa: Any, Xb: Any) -> Any:
+    """Xb with its rows in the order of Xa's sample IDs, when both are pandas
+    objects indexed by sample ID (an index other than a default RangeIndex).
+
+    Equal indexes, plain arrays or a RangeIndex on either side: rows are paired by
+    position. The same IDs in another order: Xb is reordered. Different IDs or
+    repeated IDs: ValueError saying which.
+    """
+    labelled = (pd.DataFrame, pd.Series)
+    if not (isinstance(Xa, labelled) and isinstance(Xb, labelled)):
+        return Xb
+    ia, ib = Xa.index, Xb.index
+    if isinstance(ia, pd.RangeIndex) or isinstance(ib, pd.RangeIndex) or ia.equals(ib):
+        return Xb
+    for nm, idx in (("Xa", ia), ("Xb", ib)):
+        if idx.has_duplicates:
+            rep = list(idx[idx.duplicated()].unique()[:5])
+            raise ValueError(
+                f"{nm}: sample IDs repeat in the index (e.g. {rep}); Xa and Xb are matched "
+                "by sample ID, which needs unique IDs"
+            )
+    only_a, only_b = ia.difference(ib), ib.difference(ia)
+    if len(only_a) or len(only_b):
+        raise ValueError(
+            f"Xa and Xb: indexed by different sample IDs ({len(only_a)} only in Xa, e.g. "
+            f"{list(only_a[:5])}; {len(only_b)} only in Xb, e.g. {list(only_b[:5])}); "
+            "keep the common samples in both, e.g. Xa.loc[common] and Xb.loc[common]"
+        )
+    return Xb.loc[ia]
+
+
 def _prepare(Xa, Xb, features_a, features_b, names, labels_a, labels_b):
-    if len(names) != 2:
-        raise ValueError(f"names: expected two modality names, got {names!r}")
+    names = _modality_names(names)
+    Xb = _align_samples(Xa, Xb)
     A, na = as_matrix(Xa, "Xa", min_samples=3)
     B, nb = as_matrix(Xb, "Xb", min_samples=3)
     check_same_samples([A, B], ["Xa", "Xb"])
@@ -90,6 +157,15 @@ def _prepare(Xa, Xb, features_a, features_b, names, labels_a, labels_b):
         nb = np.asarray([f"{names[1]}{j}" for j in range(B.shape[1])], dtype=str)
     ia = feature_selection(features_a, na, "features_a")
     ib = feature_selection(features_b, nb, "features_b")
+    for nm, idx, labels in (("features_a", ia, na), ("features_b", ib, nb)):
+        pos, counts = np.unique(idx, return_counts=True)
+        if (counts > 1).any():
+            repeated = [str(v) for v in labels[pos[counts > 1]][:5]]
+            raise ValueError(
+                f"{nm}: selects feature(s) {repeated} more than "
+                "once; each of their pairs would be tested (and counted in the FDR) more "
+                "than once. Select each feature once"
+            )
     return A[:, ia], B[:, ib], na[ia], nb[ib], ia, ib
 
 
@@ -121,12 +197,18 @@ def top_pairs(
     Xa : array-like or DataFrame of shape (n_samples, p_a)
         First modality (e.g. SNP dosages).
     Xb : array-like or DataFrame of shape (n_samples, p_b)
-        Second modality (e.g. ROI volumes), same samples in the same order.
+        Second modality (e.g. ROI volumes), same samples. When Xa and Xb are both
+        DataFrames indexed by sample ID (not a default RangeIndex), rows are
+        matched by ID: the same IDs in another order are reordered, different
+        sets of IDs are an error. Otherwise rows are paired by position.
     features_a, features_b : sequence, optional
         Columns to pair: integer positions (e.g. a module's member indices), a
-        boolean mask, or column names of a DataFrame. Default all.
+        boolean mask, or column names of a DataFrame. Default all. A feature
+        selected twice is an error (its pairs would count twice in the FDR).
     names : (str, str)
-        Modality names; they become the first two column names of the table.
+        Modality names, a pair of two different non-empty names; they become the
+        first two column names of the table, so neither may be ``"r"``, ``"p"``,
+        ``"fdr"`` or the other's ``<name>_index``.
     top : int or None
         Number of pairs returned (None: all pairs).
     method : {"pearson", "spearman"}
@@ -150,13 +232,16 @@ def top_pairs(
     Raises
     ------
     ValueError
-        Different numbers of samples, NaN, fewer than 3 samples, unknown features.
+        Different numbers of samples, indexes with different sample IDs, NaN,
+        fewer than 3 samples, unknown or repeated features, ``names`` not two
+        distinct names that leave the table's columns distinct.
 
     References
     ----------
     Benjamini, Y. & Hochberg, Y. (1995). JRSS B 57, 289–300.
     """
     A, B, na, nb, ia, ib = _prepare(Xa, Xb, features_a, features_b, names, labels_a, labels_b)
+    a_name, b_name = _modality_names(names)
     if top is not None and (isinstance(top, bool) or int(top) < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
     r, p = correlation_matrix(A, B, method)
@@ -168,7 +253,6 @@ def top_pairs(
     if top is not None:
         order = order[: int(top)]
     i, j = np.unravel_index(order, r.shape)
-    a_name, b_name = str(names[0]), str(names[1])
     out = pd.DataFrame(
         {
             a_name: na[i],
@@ -217,7 +301,7 @@ def pair_heatmap(
     table = top_pairs(
         Xa, Xb, features_a, features_b, names, top, method, labels_a=labels_a, labels_b=labels_b
     )
-    a_name, b_name = str(names[0]), str(names[1])
+    a_name, b_name = _modality_names(names)
     A, B, na, nb, ia, ib = _prepare(Xa, Xb, None, None, names, labels_a, labels_b)
     rows = list(dict.fromkeys(table[f"{a_name}_index"].tolist()))
     cols = list(dict.fromkeys(table[f"{b_name}_index"].tolist()))
@@ -266,9 +350,11 @@ def module_overlap_summary(
     Parameters
     ----------
     module : dict {modality: member indices or names} or list of index arrays
-        One module, e.g. ``{"roi": [...], "snp": [...], "gene": [...]}``.
+        One module, e.g. ``{"roi": [...], "snp": [...], "gene": [...]}``. Modality
+        keys are used as text (``1`` and ``"1"`` name the same modality).
     feature_names : dict {modality: names} or list, optional
         Names by feature index per modality; integer members are looked up in it.
+        Keys are matched to the module's modalities as text.
     modalities : sequence of str, optional
         Names for a list-form module (default ``modality0``, ...).
 
@@ -283,27 +369,46 @@ def module_overlap_summary(
     ------
     ValueError
         Unknown modality in ``feature_names``, indices out of range, names count
-        that does not match.
+        that does not match, modality names that coincide as text.
     """
     if isinstance(module, Mapping):
         mods = [str(k) for k in module.keys()]
         members = list(module.values())
+        where = "module"
     else:
         members = list(module)
-        mods = list(modalities) if modalities is not None else [f"modality{i}" for i in range(len(members))]
+        if isinstance(modalities, (str, bytes)):
+            raise ValueError(
+                f"modalities: expected one name per member list, got one string {modalities!r}"
+            )
+        mods = (
+            [str(m) for m in modalities]
+            if modalities is not None
+            else [f"modality{i}" for i in range(len(members))]
+        )
         if len(mods) != len(members):
             raise ValueError(f"modalities: {len(mods)} names for {len(members)} member lists")
+        where = "modalities"
     if not members:
         raise ValueError("module: has no modality")
+    if len(set(mods)) < len(mods):
+        raise ValueError(
+            f"{where}: modality names repeat once written as text: {mods}; use distinct names"
+        )
     if feature_names is not None and not isinstance(feature_names, Mapping):
         fn_list = list(feature_names)
         if len(fn_list) != len(mods):
             raise ValueError(f"feature_names: {len(fn_list)} lists for {len(mods)} modalities")
         feature_names = dict(zip(mods, fn_list))
     if feature_names is not None:
+        # keys compared as text, as the module's modality names are
+        keys = [str(k) for k in feature_names]
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"feature_names: modality keys repeat once written as text: {keys}")
         unknown = [k for k in feature_names if str(k) not in mods]
         if unknown:
             raise ValueError(f"feature_names: unknown modality {unknown}; module has {mods}")
+        feature_names = {str(k): v for k, v in feature_names.items()}
     sets: dict[str, set] = {}
     for mod, mem in zip(mods, members):
         arr = np.asarray(list(mem) if not isinstance(mem, np.ndarray) else mem)

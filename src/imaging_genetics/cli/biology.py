@@ -296,6 +296,8 @@ def pairs(
     nm = _split_list(names) or []
     if len(nm) != 2:
         _fail(f"--names: expected two comma-separated names, got {names!r}")
+    if "n_samples" in nm:  # a column of pairs.csv
+        _fail("--names: 'n_samples' names a column of pairs.csv; choose other modality names")
     _check_out(out)
     A = _read(table_a, "TABLE_A")
     B = _read(table_b, "TABLE_B")
