@@ -99,3 +99,12 @@ def test_shared_snp_support_design():
     S = t["support_x"]
     assert S.sum(axis=0).tolist() == [15, 15, 15]
     assert np.all(S == S[:, [0]])
+
+
+def test_truth_keys_shared_with_genotype_cca_data():
+    # the canonical weights under the names genotype_cca_data uses, the old keys kept
+    X, Ys, t = multitask_cca_data(30, 60, 20, correlations=(0.7, 0.4), random_state=0)
+    assert t["u_canonical"] is t["u"] and t["v_canonical"] is t["v"]
+    assert t["u_canonical"].shape == (60, 2) and [v.shape for v in t["v_canonical"]] == [(20,), (20,)]
+    assert t["support_x"].shape == (60, 2) and [s.shape for s in t["support_y"]] == [(20,), (20,)]
+    assert t["modules"].shape == (20,) and len(t["y_adjacency"]) == 2

@@ -53,3 +53,10 @@ def test_bad_arguments():
         simulate_genotypes(10, 3, method="hapgen")
     with pytest.raises(ValueError, match="maf_min"):
         simulate_genotypes(10, 3, maf_min=0.7)
+
+
+def test_maf_min_must_be_a_number():
+    with pytest.raises(TypeError, match="maf_min"):
+        simulate_genotypes(10, 3, maf_min="0.1")
+    with pytest.raises(ValueError, match="maf_min"):
+        simulate_genotypes(10, 3, maf_min=float("nan"))

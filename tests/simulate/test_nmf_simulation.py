@@ -54,3 +54,46 @@ def test_reproducible_and_variants():
     assert sim.joint_nmf_preset("large")["n_features"] == (2000, 2500, 1000)
     with pytest.raises(ValueError):
         sim.joint_nmf_preset("medium")
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(noise_level=float("nan")), ValueError, "noise_level"),
+        (dict(noise_level=float("inf")), ValueError, "noise_level"),
+        (dict(noise_level=-1.0), ValueError, "noise_level"),
+        (dict(noise_level="1"), TypeError, "noise_level"),
+        (dict(n_features=10), TypeError, "n_features"),
+        (dict(n_features=()), ValueError, "n_features"),
+        (dict(n_features=(10.5, 12)), TypeError, r"n_features\[0\]"),
+        (dict(n_features=(10, 0)), ValueError, r"n_features\[1\]"),
+        (dict(n_samples=20.5), TypeError, "n_samples"),
+        (dict(n_samples=1), ValueError, "n_samples"),
+        (dict(n_components=2.7), TypeError, "n_components"),
+        (dict(n_components=0), ValueError, "n_components"),
+        (dict(module_fraction=2), ValueError, "module_fraction"),
+        (dict(module_fraction=0), ValueError, "module_fraction"),
+        (dict(module_fraction=-0.1), ValueError, "module_fraction"),
+        (dict(module_effect=-5), ValueError, "module_effect"),
+        (dict(background=-1), ValueError, "background"),
+        (dict(background=0, module_effect=0), ValueError, "background, module_effect: both are 0"),
+        (dict(within_density=1.5), ValueError, "within_density"),
+        (dict(cross_density=float("nan")), ValueError, "cross_density"),
+        (dict(spurious_density=-1), ValueError, "spurious_density"),
+        (dict(noise="both"), ValueError, "noise"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, exc, match):
+    args = dict(n_samples=20, n_features=(10, 12), n_components=2, random_state=0)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        _sim().joint_nmf_data(**args)
+
+
+def test_edge_arguments_accepted():
+    sim = _sim()
+    # numpy integers and arrays, one modality, whole-modality modules, clean modules
+    Xs, t = sim.joint_nmf_data(np.int64(10), np.array([6, 5]), np.int32(2), random_state=0)
+    assert [X.shape for X in Xs] == [(10, 6), (10, 5)]
+    Xs, t = sim.joint_nmf_data(10, (7,), 2, module_fraction=1.0, background=0.0, noise_level=0, random_state=0)
+    assert t["membership"][0].all() and np.array_equal(Xs[0], t["signal"][0])

@@ -37,6 +37,7 @@ import scipy.optimize as opt
 import scipy.sparse as sp
 
 from .._validation import check_positive_int
+from ._common import generator
 
 __all__ = ["multitask_cca_data"]
 
@@ -89,8 +90,10 @@ def multitask_cca_data(
         ``module_size`` regions.
     correlations : sequence of K floats in (0, 1), default (0.8, 0.5, 0.2)
         Population canonical correlation of task k (X with Y_k); K = len(...).
-    random_state : int, Generator or None
-        Seed; the result is bit-reproducible for a fixed seed.
+    random_state : None, int, RandomState or Generator
+        None (numpy's global random state), an int >= 0 (a seed: the result is
+        bit-reproducible for a fixed seed), or a numpy RandomState or Generator (used
+        as the source of randomness and advanced by the draws).
     ld_block_size, ld_rho : int, float
         SNP noise: independent LD blocks with AR(1) correlation ``ld_rho^|i-j|``.
     module_size, module_corr : int, float
@@ -109,13 +112,31 @@ def multitask_cca_data(
     X : ndarray (n, p)
     Ys : list of K ndarrays (n, q)
     truth : dict
-        ``u`` (p, K) and ``v`` (list of K (q,)) population canonical weights (unit
-        population variance); ``x_loadings`` (p, K), ``y_loadings`` (list);
-        ``support_x`` (p, K) and ``support_y`` (list of K (q,)) boolean masks (the
-        generating loadings' nonzeros); ``x_adjacency`` (csr, population r^2 inside
-        LD blocks) and ``y_adjacency`` (list of K csr, population corr^2 inside
-        modules); ``ld_blocks`` (p,) and ``modules`` (q,) labels;
-        ``correlations`` (K,) the population CCCs.
+        The keys shared with :func:`genotype_cca_data` mean the same there:
+
+        * ``u_canonical`` (p, K): population canonical SNP weights, column k
+          ``∝ S_X^{-1} a_k``, scaled so that ``X @ u_canonical[:, k]`` has unit
+          population variance; ``u`` is the same array (the key this function
+          always had).
+        * ``v_canonical`` (list of K (q,)): population canonical region weights
+          ``∝ S_{Y_k}^{-1} b_k``, unit population variance of ``Ys[k] @ v``; ``v``
+          is the same list.
+        * ``support_x`` (p, K) bool: SNPs whose generating loading ``a_k`` is
+          nonzero (whole LD blocks). The canonical weights ``u`` are nonzero on the
+          union of the tasks' supports (the other tasks' signals enter S_X).
+        * ``support_y`` (list of K (q,) bool): regions whose generating loading
+          ``b_k`` is nonzero.
+        * ``x_adjacency`` (p, p) csr: population r^2 between SNPs of one LD block.
+        * ``y_adjacency`` (list of K (q, q) csr): population noise corr^2
+          (``module_corr**2``) between regions of one module.
+        * ``modules`` (q,): the module label of each region (the ``q %
+          module_size`` leftover regions form a smaller last module).
+        * ``correlations`` (K,): the population canonical correlations.
+
+        Keys of this function only: ``x_loadings`` (p, K) the generating loadings
+        ``a_k`` (``X = Z x_loadings' + E_x``), ``y_loadings`` (list of K (q,)) the
+        generating ``b_k`` (``Y_k = z_k b_k' + E_k``), ``ld_blocks`` (p,) the LD
+        block label of each SNP.
     """
     n = check_positive_int(n_samples, "n_samples", minimum=2)
     p = check_positive_int(n_snps, "n_snps")
@@ -130,7 +151,7 @@ def multitask_cca_data(
         raise ValueError(f"ld_rho must be in [0, 1), got {ld_rho}")
     if not 0 <= module_corr < 1:
         raise ValueError(f"module_corr must be in [0, 1), got {module_corr}")
-    rng = np.random.default_rng(random_state)
+    rng = generator(random_state)
 
     # ---- structure
     bs = check_positive_int(ld_block_size, "ld_block_size")
@@ -268,6 +289,8 @@ def multitask_cca_data(
     truth = {
         "u": U,
         "v": V,
+        "u_canonical": U,
+        "v_canonical": V,
         "x_loadings": Ax,
         "y_loadings": B,
         "support_x": support_x,

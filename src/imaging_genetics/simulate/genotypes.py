@@ -10,7 +10,7 @@ Two generators behind one function, :func:`simulate_genotypes`:
   are in strong LD inside a block and nearly independent across blocks.
 
 Both return additive 0/1/2 dosages and a ``.bim``-like SNP table, and both are
-seeded by ``random_state``.
+seeded by ``random_state`` (None, an int, a numpy RandomState or Generator).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import importlib.util
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_random_state
 
 from .._validation import check_positive_int
+from ._common import check_real, legacy_random_state
 
 __all__ = ["simulate_genotypes", "coalescent_available"]
 
@@ -133,8 +133,11 @@ def simulate_genotypes(
         "auto" uses the coalescent when msprime is installed, otherwise blocks.
     n_chromosomes : int, default 1
         SNPs are split evenly over this many chromosomes (independent of each other).
-    maf_min : float, default 0.05
-    random_state : int, RandomState or None
+    maf_min : float in [0, 0.45], default 0.05
+    random_state : None, int, RandomState or Generator
+        None (numpy's global random state), an int >= 0 (a seed: the same seed gives
+        the same data), or a numpy RandomState or Generator (used as the source of
+        randomness and advanced by the draws).
 
     Returns
     -------
@@ -148,13 +151,12 @@ def simulate_genotypes(
     n_chrom = check_positive_int(n_chromosomes, "n_chromosomes")
     if n_chrom > p:
         raise ValueError(f"n_chromosomes ({n_chrom}) cannot exceed n_snps ({p})")
-    if not 0 <= maf_min <= 0.45:
-        raise ValueError(f"maf_min must be in [0, 0.45], got {maf_min}")
+    maf_min = check_real(maf_min, "maf_min", 0.0, 0.45)
     if method not in {"auto", "coalescent", "blocks"}:
         raise ValueError(f"method must be 'auto', 'coalescent' or 'blocks', got {method!r}")
     if method == "coalescent" and not coalescent_available():
         raise ImportError("method='coalescent' needs msprime: pip install \"imaging-genetics[sim]\"")
-    rng = check_random_state(random_state)
+    rng = legacy_random_state(random_state)
     use_coalescent = method == "coalescent" or (method == "auto" and coalescent_available())
     generate = _coalescent if use_coalescent else _blocks
     dose, chrom, pos = generate(n, p, n_chrom, maf_min, rng)

@@ -11,11 +11,14 @@ and the prior graphs link features of the same module, plus random edges.
 
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import check_random_state
+
+from .._validation import check_penalty, check_positive_int
+from ._common import check_real, legacy_random_state
 
 __all__ = ["joint_nmf_data", "joint_nmf_preset", "PRESETS"]
 
@@ -76,31 +79,36 @@ def joint_nmf_data(
 
     Parameters
     ----------
-    n_samples : int, default=100
+    n_samples : int >= 2, default=100
         n, rows shared by every modality.
-    n_features : sequence of int, default=(650, 350, 600)
-        p_I for each modality (the paper's small set; the large set is
-        (2000, 2500, 1000) with n = 300, see :func:`joint_nmf_preset`).
-    n_components : int, default=10
+    n_features : sequence of int >= 1, default=(650, 350, 600)
+        p_I for each modality, one entry per modality (a single modality is
+        ``(p,)``; a bare int is refused). The paper's small set; the large set is
+        (2000, 2500, 1000) with n = 300, see :func:`joint_nmf_preset`.
+    n_components : int >= 1, default=10
         K, the rank and the number of planted co-modules.
-    noise_level : float, default=10.0
-        l, standard deviation of the Gaussian noise.
-    random_state : int, RandomState or None
-    module_fraction : float, default=0.1
+    noise_level : float >= 0, default=10.0
+        l, standard deviation of the Gaussian noise (finite).
+    random_state : None, int, RandomState or Generator
+        None (numpy's global random state), an int >= 0 (a seed: the same seed gives
+        the same data), or a numpy RandomState or Generator (used as the source of
+        randomness and advanced by the draws).
+    module_fraction : float in (0, 1], default=0.1
         Fraction of each modality's features in each module (drawn independently
-        per component, so modules may overlap).
-    module_effect : float, default=20.0
+        per component, so modules may overlap); at least one feature per module.
+    module_effect : float >= 0, default=20.0
         Added to H0_I[i, j] for the members j of module i. With 0 (and
         ``background=1``) the design is the paper's, without planted structure.
-    background : float, default=1.0
-        Multiplier of the U{1..10} background entries of H0_I.
+    background : float >= 0, default=1.0
+        Multiplier of the U{1..10} background entries of H0_I. ``background`` and
+        ``module_effect`` may not both be 0 (H0_I would be zero: no signal).
     noise : {"data", "factors"}, default="data"
         "data": ``X_I = max(W0 H0_I + l N(0, 1), 0)``. "factors": the paper's other
         reading, ``X_I = max(W0, 0) max(H0_I + l N(0, 1), 0)``, exactly low rank.
-    within_density, cross_density : float
+    within_density, cross_density : float in [0, 1]
         Probability of an edge between two features of the same module, within a
         modality (graph S_I) and across modalities (A_IJ).
-    spurious_density : float, default=0.005
+    spurious_density : float in [0, 1], default=0.005
         Density of random edges added to every prior (false positives).
 
     Returns
@@ -113,17 +121,29 @@ def joint_nmf_data(
         symmetric CSR adjacencies S_I; ``cross_adjacency``: {(I, J): CSR (p_I, p_J)}
         for I < J; ``signal``: list of noise-free W0 H0_I; ``noise_level``.
     """
-    rng = check_random_state(random_state)
-    sizes = [int(p) for p in n_features]
-    if n_samples < 2 or not sizes or min(sizes) < 1:
-        raise ValueError("n_samples must be >= 2 and every n_features entry >= 1")
-    k = int(n_components)
-    if k < 1:
-        raise ValueError(f"n_components must be >= 1, got {n_components}")
+    n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
+    if (isinstance(n_features, (str, bytes, numbers.Number)) or not hasattr(n_features, "__iter__")
+            or (isinstance(n_features, np.ndarray) and n_features.ndim != 1)):
+        raise TypeError(
+            "n_features must be a sequence with one int per modality, e.g. (650, 350, 600) "
+            f"(a single modality: (p,)), got {n_features!r}"
+        )
+    sizes = [check_positive_int(p, f"n_features[{I}]") for I, p in enumerate(n_features)]
+    if not sizes:
+        raise ValueError("n_features: needs at least one modality, got an empty sequence")
+    k = check_positive_int(n_components, "n_components")
     if noise not in ("data", "factors"):
         raise ValueError(f"noise must be 'data' or 'factors', got {noise!r}")
-    if noise_level < 0:
-        raise ValueError(f"noise_level must be >= 0, got {noise_level}")
+    noise_level = check_penalty(noise_level, "noise_level")
+    module_fraction = check_real(module_fraction, "module_fraction", 0.0, 1.0, low_open=True)
+    module_effect = check_penalty(module_effect, "module_effect")
+    background = check_penalty(background, "background")
+    if background == 0 and module_effect == 0:
+        raise ValueError("background, module_effect: both are 0, so H0 is zero and the data carry no signal")
+    within_density = check_real(within_density, "within_density", 0.0, 1.0)
+    cross_density = check_real(cross_density, "cross_density", 0.0, 1.0)
+    spurious_density = check_real(spurious_density, "spurious_density", 0.0, 1.0)
+    rng = legacy_random_state(random_state)
     M = len(sizes)
     W0 = rng.randint(1, 11, size=(n_samples, k)).astype(np.float64)
     Hs, membership = [], []
