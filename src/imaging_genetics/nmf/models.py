@@ -60,7 +60,8 @@ _ATTRIBUTES = """
     coefficients_ : list of M ndarrays of shape (n_components, p_I)
         H_I; row i holds module i's weights on modality I's features.
     objective_ : ndarray
-        Objective F of the best restart at iteration 0 and every 10 iterations.
+        Objective F of the best restart at iteration 0, every 10 iterations and at
+        the last iteration (when it is not a multiple of 10).
     n_iter_ : int
         Sweeps run by the best restart.
     reconstruction_err_ : float
