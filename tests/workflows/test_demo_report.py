@@ -23,10 +23,11 @@ from imaging_genetics.workflows.demo import DemoConfig, run_demo
 
 PIL = pytest.importorskip("PIL.Image")
 
-TINY = DemoConfig(n_samples=80, n_snps=80, n_rois=30, outer_cv=2, inner_cv=2, cca_max_iter=30,
-                  sensitivity_values=(0.1, 10.0), sensitivity_cv=2, n_permutations=3, nmf_samples=40,
-                  nmf_features=(30, 40, 50), nmf_components=3, nmf_restarts=1, nmf_iter=50,
-                  module_permutations=19, n_jobs=1)
+TINY = DemoConfig(n_samples=80, n_snps=80, n_rois=30, n_chromosomes=5, outer_cv=2, inner_cv=2, cca_max_iter=30,
+                  cca_final_max_iter=60, sensitivity_values=(0.1, 10.0), sensitivity_cv=2, n_permutations=3,
+                  nmf_samples=40, nmf_features=(30, 40, 50), nmf_components=3, nmf_restarts=1, nmf_iter=50,
+                  memory_iter=5, module_permutations=19, n_jobs=1)
+METHODS = {"MTS2CCA", "MTSCCA", "MTGSCCA", "JCBSCCA", "SCCA", "TCCA"}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_demo_writes_report_results_tables_and_figures(demo_dir):
     assert "http://" not in html and "https://" not in html
     assert set(results["cca"]["summary"][0]) >= {"method", "task", "train_ccc_mean", "test_ccc_mean"}
     methods = {row["method"] for row in results["cca"]["summary"]}
-    assert methods == {"MTS2CCA", "MTSCCA", "MTGSCCA", "JCBSCCA", "SCCA", "TCCA"}
+    assert methods == METHODS
 
 
 def test_demo_report_has_the_biology_sections(demo_dir):
@@ -141,3 +142,169 @@ def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
         assert box.size > 1000, f"figure {i + 1} is outside the screenshot"
         dark = np.mean(box < 200)  # lines, text, bars and heat maps on a white background
         assert box.std() > 5 and dark > 0.005, f"figure {i + 1} is blank in the screenshot"
+
+
+# -- what the CCA part reports ---------------------------------------------------------------
+
+def _html_table(html: str, caption: str) -> str:
+    return html.split(caption, 1)[1].split("</table>", 1)[0]
+
+
+def test_default_design_has_a_sparse_identifiable_truth():
+    """The default simulation: regions are a minority per task and overall, and the SNP truth
+    (planted SNPs plus their LD proxies) can be found from the data: ranking SNPs by their
+    correlation with the simulated genetic score reaches a high AUC."""
+    from imaging_genetics.inference import feature_selection_auc
+    from imaging_genetics.workflows.demo import _abs_corr, _cca_data, _ld_truth
+
+    cfg = DemoConfig()
+    X, Ys, truth = _cca_data(cfg)
+    regions = np.column_stack(truth["y_support"])
+    assert regions.mean(axis=0).max() <= 0.3 and regions.any(axis=1).mean() <= 0.4
+    snps = _ld_truth(X, np.asarray(truth["x_support"]), cfg.ld_proxy_r2)
+    assert snps.mean(axis=0).max() <= 0.15
+    for k in range(len(Ys)):
+        assert feature_selection_auc(_abs_corr(X, truth["scores"][:, k]), snps[:, k]) > 0.85
+
+
+def test_ld_truth_adds_the_proxies_of_planted_snps():
+    from imaging_genetics.workflows.demo import _ld_truth
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(60, 5)).astype(float)
+    X[:, 1] = X[:, 0]          # perfect proxy of planted SNP 0
+    X[:, 3] = 2 - X[:, 2]      # perfect proxy (other allele) of planted SNP 2 of task 2
+    X[:, 4] = 0.0              # monomorphic
+    planted = np.zeros((5, 2), dtype=bool)
+    planted[0, 0] = planted[2, 1] = True
+    truth = _ld_truth(X, planted, 0.8)
+    assert truth[:, 0].tolist() == [True, True, False, False, False]
+    assert truth[:, 1].tolist() == [False, False, True, True, False]
+
+
+def test_selection_and_accuracy_per_task(demo_dir):
+    results = json.loads((demo_dir / "results.json").read_text())
+    rows = results["cca"]["feature_selection_per_task"]
+    tasks = ["fMRI", "dMRI", "sMRI"]
+    per_method = {(r["method"], r["task"]) for r in rows if r["method"] in METHODS}
+    assert per_method == {(m, t) for m in METHODS for t in tasks}
+    for r in rows:
+        for key in ("auc_snp", "auc_snp_planted_only", "auc_region"):
+            assert 0.0 <= r[key] <= 1.0
+        if r["method"] in METHODS:
+            assert 0.0 <= r["accuracy_snp"] <= 1.0 and 0.0 <= r["accuracy_region"] <= 1.0
+    assert any(r["method"].startswith("reference") for r in rows)
+    pooled = results["cca"]["feature_selection_auc"]
+    assert {r["method"] for r in pooled} == METHODS and all("auc_snp_pooled" in r for r in pooled)
+    truth = results["cca"]["truth"]
+    assert all(ld >= planted for ld, planted in zip(truth["snp_ld_aware_per_task"], truth["snp_planted_per_task"]))
+    html = (demo_dir / "report.html").read_text()
+    assert "LD r² ≥ 0.8" in html and "estimation accuracy" in html.lower()
+
+
+def test_time_and_memory_are_measured(demo_dir):
+    results = json.loads((demo_dir / "results.json").read_text())
+    fits = {r["method"]: r for r in results["cca"]["fits"]}
+    assert set(fits) == METHODS
+    for r in fits.values():
+        # tracemalloc sees the arrays of every fit; the growth of resident memory was 0 for most
+        assert r["fit_peak_allocated_mib"] > 0.01 and r["fit_seconds"] > 0 and r["nested_cv_seconds"] > 0
+    nmf = results["nmf"]["time_memory"]
+    assert {r["model"] for r in nmf} == {"JCB-SNMF", "JSNMNMF", "JNMF"}
+    assert all(r["fit_peak_allocated_mib"] > 0.01 and r["fit_seconds"] > 0 for r in nmf)
+    header = (demo_dir / "cca_nested_cv.csv").read_text().splitlines()[0]
+    assert "fit_memory_mb" not in header
+    html = (demo_dir / "report.html").read_text()
+    assert "Time (seconds) and memory (MiB" in html
+
+
+def test_objective_figure_and_convergence_table_tell_the_truth(demo_dir):
+    results = json.loads((demo_dir / "results.json").read_text())
+    fits = results["cca"]["fits"]
+    assert {r["method"] for r in fits} == METHODS  # every model's trace, not three
+    assert all(r["surrogate_non_increasing"] == "yes" for r in fits)
+    for r in fits:
+        assert r["objective_non_increasing"] == "yes" or r["objective_non_increasing"].startswith("no: rises from")
+        assert r["converged"] == "yes" or r["converged"].startswith("no (max_iter")
+    html = (demo_dir / "report.html").read_text()
+    assert "reweighted objective never increases" not in html
+    assert "lowers a surrogate of the objective" in html
+
+
+def test_sensitivity_varies_all_four_penalties_with_the_others_fixed(demo_dir):
+    results = json.loads((demo_dir / "results.json").read_text())
+    sens = results["cca"]["sensitivity"]
+    assert sens["fixed"] == 1.0
+    assert {r["parameter"] for r in sens["summary"]} == {"sparsity_x", "sparsity_y", "smoothness_x", "smoothness_y"}
+    assert {r["value"] for r in sens["summary"]} == set(TINY.sensitivity_values)
+    html = (demo_dir / "report.html").read_text()
+    assert "with the other three fixed at 1" in html
+
+
+def test_permutation_uses_the_majority_parameters_and_states_the_floor(demo_dir):
+    import pandas as pd
+
+    results = json.loads((demo_dir / "results.json").read_text())
+    chosen = pd.read_csv(demo_dir / "cca_nested_cv.csv").query("method == 'MTS2CCA'").drop_duplicates("fold")
+    values = chosen["param_sparsity_x"].tolist()
+    params = results["cca"]["permutation_params"]
+    assert params["params"]["sparsity_x"] in values
+    assert params["votes"] == values.count(params["params"]["sparsity_x"]) == max(map(values.count, values))
+    assert params["smallest_attainable_p"] == pytest.approx(1 / (TINY.n_permutations + 1))
+    html = (demo_dir / "report.html").read_text()
+    assert "in-sample canonical correlation" in html and "smallest attainable p" in html
+    assert "held-out value below 0" in html and "5-fold" in html  # the departures from the protocol
+
+
+# -- what the NMF and biology parts report -------------------------------------------------------
+
+def test_nmf_comparison_modules_and_overlap(demo_dir):
+    import pandas as pd
+
+    results = json.loads((demo_dir / "results.json").read_text())
+    comparison = pd.read_csv(demo_dir / "nmf_comparison.csv")
+    for m in ("sMRI", "SNP", "gene"):
+        assert (comparison[f"relative_error_{m}"] > 0).all()
+    # stopped at nmf_iter = 50 without converging: said, not hidden
+    assert comparison["converged"].str.match(r"^(yes|no \(stopped at max_iter 50\))$").all()
+    assert set(results["nmf"]["overlap_rate"]) == {"sMRI", "SNP", "gene"}
+    modules = pd.read_csv(demo_dir / "nmf_modules.csv", keep_default_na=False)
+    for m in ("sMRI", "SNP", "gene"):
+        sizes = [len(v.split(";")) if v else 0 for v in modules[f"members_{m}"]]
+        assert sizes == modules[f"n_{m}"].tolist()
+    assert "rho_star" in modules.columns
+    html = (demo_dir / "report.html").read_text()
+    assert "oracle priors" in html and "of the signal variance" in html and "||X_I||_F = 1" in html
+
+
+def test_best_module_tie_is_broken_by_the_statistic():
+    import pandas as pd
+
+    from imaging_genetics.workflows.demo import _best_module
+
+    tie = pd.DataFrame({"module": [1, 2, 3], "rho_star": [0.5, 0.9, 0.7], "p_value": [0.005, 0.005, 0.005]})
+    best, text = _best_module(tie, 199)
+    assert best == 1 and "3 modules tie" in text and "smallest attainable" in text and "ρ*" in text
+    clear = tie.assign(p_value=[0.005, 0.2, 0.01])
+    best, text = _best_module(clear, 199)
+    assert best == 0 and "tie" not in text
+
+
+def test_biology_tables_are_complete_and_say_what_they_show(demo_dir):
+    import pandas as pd
+
+    results = json.loads((demo_dir / "results.json").read_text())
+    for key, name in (("enrichment_module", "biology_enrichment_module.csv"),
+                      ("enrichment_screened", "biology_enrichment_screened_genes.csv")):
+        if results["biology"][key]:
+            assert len(results["biology"][key]) == len(pd.read_csv(demo_dir / name))
+    html = (demo_dir / "report.html").read_text()
+    n_sets = len(pd.read_csv(demo_dir / "biology_enrichment_module.csv"))
+    assert f"of {n_sets} gene sets by p-value" in html
+    de = _html_table(html, "genes by moderated-t p-value")
+    header = re.findall(r"<th[^>]*>(.*?)</th>", de.split("</thead>", 1)[0])
+    assert header[0] == "gene"  # no unnamed row-number column
+    assert "mean of log(1 + expression) in AD" in html
+    # p-values in scientific notation, not 0.000
+    cells = re.findall(r"<td>(.*?)</td>", de)
+    assert any(re.fullmatch(r"\d\.\d\de-\d\d", c) for c in cells) and "0.000" not in cells

@@ -193,3 +193,71 @@ def test_final_params_rule():
     one = SimpleNamespace(best_params=[{"sparsity_x": 1.0}] * 2, inner_table=pd.DataFrame())
     assert _final_params(one) == {"params": {"sparsity_x": 1.0}, "votes": 2, "n_folds": 2, "mean_inner_score": None}
 
+
+
+def test_report_states_the_design_qc_counts_and_plain_paths(study):
+    (study.parent / "sub").mkdir()
+    study.write_text(STUDY.replace("file: fmri.csv", "file: sub/../fmri.csv"))
+    out = study.parent / "out"
+    _run_study(study, out)
+    html = (out / "report.html").read_text()
+    alignment = html.split("Sample alignment across the input files", 1)[1].split("</table>", 1)[0]
+    assert ">fmri.csv<" in alignment.replace(str(study.parent) + os.sep, "") and "/../" not in alignment
+    assert "10 of 12 SNPs kept, 2 removed" in html  # rs3 and rs7 are monomorphic
+    assert "2 outer folds" in html and "2-fold CV chooses the parameters from the grid sparsity_x in {0.1, 1}" in html
+    assert "z-score (along the rows of H_I) exceeds 2" in html
+    # NaN p-values say why in the report and stay null in results.json
+    modules = html.split("Co-modules, permutation p-values", 1)[1].split("</table>", 1)[0]
+    assert "not tested (permutations: 0)" in modules and "NaN" not in modules
+    assert all(row["p_value"] is None for row in json.loads((out / "results.json").read_text())["nmf"]["modules"])
+
+
+def test_module_p_value_reasons():
+    from imaging_genetics.workflows.study import _module_p_value
+
+    rng = np.random.default_rng(0)
+    Xs = [rng.random((30, 4)), rng.random((30, 5))]
+    Xs[1][:, 0] = Xs[0][:, 0] + 0.01 * rng.random(30)
+    p, note = _module_p_value([np.array([0, 1]), np.array([], dtype=int)], Xs, 19, 0)
+    assert np.isnan(p) and note == "n/a (members in fewer than two modalities)"
+    p, note = _module_p_value([np.array([0, 1]), np.array([0, 2])], Xs, 0, 0)
+    assert np.isnan(p) and note == "not tested (permutations: 0)"
+    p, note = _module_p_value([np.array([0, 1]), np.array([0, 2])], Xs, 19, 0)
+    assert 0 < p <= 1 and note is None
+
+
+def test_example_study_fits_converge(tmp_path, console):
+    """examples/study.yaml on the tutorial's data: the fits on all samples (the ones whose warnings
+    reach the user) converge within the file's max_iter, for every grid value."""
+    import shlex
+    import shutil
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from imaging_genetics.workflows.study import _cca_model, _cca_prior, _nmf_inputs, _nmf_model, preprocessed_study
+
+    root = Path(__file__).resolve().parents[2]
+    command = next(line for line in (root / "README.md").read_text().splitlines()
+                   if line.startswith("imaging-genetics simulate cca"))
+    args = shlex.split(command)[1:]
+    args[args.index("--out") + 1] = str(tmp_path / args[args.index("--out") + 1])
+    assert console(*args)[0] == 0
+    shutil.copytree(root / "examples", tmp_path / "examples")
+    spec, views, data = preprocessed_study(tmp_path / "examples" / "study.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        cca = spec.analyses.cca
+        X, Ys = data[cca.genotype], [data[n] for n in cca.imaging]
+        prior = _cca_prior(views, cca.genotype, cca.imaging, [str(c) for c in X.columns])
+        kw = prior(X.to_numpy(), [Y.to_numpy() for Y in Ys])
+        for name in cca.models:
+            for key, values in cca.param_grid.items():
+                for value in values:
+                    model, _ = _cca_model(name, cca, 0)
+                    model.set_params(**{key: value}).fit(X, Ys, **kw)
+        nmf = spec.analyses.nmf
+        names, Xs, graphs, cross = _nmf_inputs(views, data, nmf)
+        for name in nmf.models:
+            model = _nmf_model(name, nmf, 0, 1).fit(Xs, cross_adjacency=cross or None,
+                                                     graphs=graphs if any(g is not None for g in graphs) else None)
+            assert model.converged_

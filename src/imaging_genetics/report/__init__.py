@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .figures import (
     ccc_bars,
+    checkpoint_iterations,
     correlation_heatmap,
     manhattan,
     module_membership_heatmap,
@@ -14,12 +15,15 @@ from .figures import (
     sensitivity_curves,
     weight_heatmap,
 )
-from .html import Report
+from .html import Report, format_p_value, is_p_value_column
 
 __all__ = [
     "Report",
     "ccc_bars",
+    "checkpoint_iterations",
     "correlation_heatmap",
+    "format_p_value",
+    "is_p_value_column",
     "manhattan",
     "module_membership_heatmap",
     "objective_traces",

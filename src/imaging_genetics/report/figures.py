@@ -22,6 +22,7 @@ __all__ = [
     "weight_heatmap",
     "sensitivity_curves",
     "objective_traces",
+    "checkpoint_iterations",
     "module_membership_heatmap",
     "correlation_heatmap",
     "manhattan",
@@ -60,7 +61,9 @@ def save_figure(fig: Figure, path, dpi: int = 150) -> None:
 
 
 def ccc_bars(table: pd.DataFrame, *, method: str = "method", task: str = "task",
-             train: str = "train_ccc", test: str = "test_ccc", title: str | None = None) -> Figure:
+             train: str = "train_ccc", test: str = "test_ccc", title: str | None = None,
+             reference: Mapping[Any, float] | None = None,
+             reference_label: str = "population correlation") -> Figure:
     """Train and test canonical correlations per method and task, mean ± SD over folds.
 
     Parameters
@@ -68,6 +71,11 @@ def ccc_bars(table: pd.DataFrame, *, method: str = "method", task: str = "task",
     table : DataFrame
         One row per (fold, method, task) with columns ``method``, ``task``,
         ``train_ccc`` and ``test_ccc``.
+    reference : mapping task -> float, optional
+        A reference value per task (e.g. the simulated population canonical
+        correlation), drawn in both panels as a dashed line across the task's bars.
+    reference_label : str
+        Legend entry of the reference lines.
     """
     for col in (method, task, train, test):
         if col not in table.columns:
@@ -84,6 +92,13 @@ def ccc_bars(table: pd.DataFrame, *, method: str = "method", task: str = "task",
             mean = [stats.loc[(m, t), (col, "mean")] if (m, t) in stats.index else np.nan for t in tasks]
             sd = [stats.loc[(m, t), (col, "std")] if (m, t) in stats.index else 0.0 for t in tasks]
             ax.bar(x + (i - (len(methods) - 1) / 2) * width, mean, width, yerr=sd, capsize=2, label=str(m), color=colors[i])
+        if reference:
+            labelled = False
+            for j, t in enumerate(tasks):
+                if t in reference and reference[t] is not None and np.isfinite(reference[t]):
+                    ax.hlines(float(reference[t]), j - 0.45, j + 0.45, colors="black", linestyles="--", lw=1.1,
+                              label=None if labelled else reference_label, zorder=3)
+                    labelled = True
         ax.set_xticks(x, [str(t) for t in tasks])
         ax.set_xlabel("task (imaging modality)")
         ax.set_title(f"{label} canonical correlation")
@@ -144,8 +159,10 @@ def weight_heatmap(weights: np.ndarray, *, row_label: str = "SNP", column_labels
 
 
 def sensitivity_curves(table: pd.DataFrame, *, parameter: str = "parameter", value: str = "value",
-                       score: str = "test_ccc", group: str = "task", title: str = "Parameter sensitivity") -> Figure:
-    """Score against a parameter on a log axis, one panel per varied parameter."""
+                       score: str = "test_ccc", group: str = "task", title: str = "Parameter sensitivity",
+                       ylabel: str | None = None) -> Figure:
+    """Score against a parameter on a log axis, one panel per varied parameter
+    (mean ± SD over the rows of each value, e.g. the CV folds)."""
     for col in (parameter, value, score):
         if col not in table.columns:
             raise ValueError(f"sensitivity_curves: table lacks column {col!r}")
@@ -161,7 +178,7 @@ def sensitivity_curves(table: pd.DataFrame, *, parameter: str = "parameter", val
         ax.set_xscale("log")
         ax.set_xlabel(str(name))
         ax.spines[["top", "right"]].set_visible(False)
-    axes[0][0].set_ylabel(score.replace("_", " "))
+    axes[0][0].set_ylabel(ylabel or score.replace("_", " "))
     if group in table.columns:
         axes[0][-1].legend(frameon=False)
     fig.suptitle(title)
@@ -169,18 +186,88 @@ def sensitivity_curves(table: pd.DataFrame, *, parameter: str = "parameter", val
     return fig
 
 
-def objective_traces(traces: Mapping[str, Sequence[float]], *, title: str = "Objective per iteration", log: bool = False) -> Figure:
-    """Objective value against iteration for one or more fits."""
-    fig, ax = _figure(5.6, 3.6)
-    for name, trace in traces.items():
-        t = np.asarray(trace, dtype=float)
-        ax.plot(np.arange(1, t.size + 1), t, lw=1.3, label=str(name))
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("objective")
-    if log:
-        ax.set_yscale("symlog")
-    ax.set_title(title)
-    ax.legend(frameon=False)
+def checkpoint_iterations(n_points: int, n_iter: int, every: int) -> np.ndarray:
+    """Iteration numbers of an objective recorded at iteration 0, every ``every``
+    iterations and at the last one (``n_iter``), as the joint NMF models record it.
+
+    Returns ndarray of ``n_points`` increasing iteration numbers (``0, every, 2 every,
+    ..., n_iter``).
+    """
+    x = np.arange(int(n_points), dtype=float) * int(every)
+    if n_points > 1:
+        x[-1] = float(n_iter)  # the last record is at the final iteration (max_iter need not be a multiple)
+    return x
+
+
+def _trace_xy(trace) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(trace, tuple) and len(trace) == 2:
+        x, y = (np.asarray(v, dtype=float).ravel() for v in trace)
+        if x.shape != y.shape:
+            raise ValueError(f"objective_traces: {x.size} iteration numbers for {y.size} objective values")
+        return x, y
+    y = np.asarray(trace, dtype=float).ravel()
+    return np.arange(1, y.size + 1, dtype=float), y
+
+
+def _value_scale(ax, y: np.ndarray, log: bool) -> None:
+    finite = y[np.isfinite(y)]
+    if not log or not finite.size:
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useOffset=False)
+        return
+    if (finite > 0).all():
+        ax.set_yscale("log")
+        return
+    positive = np.abs(finite[finite != 0])
+    ax.set_yscale("symlog", linthresh=float(np.min(positive)) if positive.size else 1.0)
+
+
+def objective_traces(traces: Mapping[str, Any], *, title: str = "Objective per iteration", log: bool = False,
+                     panels: bool = False, notes: Mapping[str, str] | None = None,
+                     xlabel: str = "iteration", ylabel: str = "objective") -> Figure:
+    """Objective value against iteration for one or more fits.
+
+    Parameters
+    ----------
+    traces : mapping name -> values, or name -> (iterations, values)
+        Values alone are drawn at iterations 1, 2, ...; give the iteration numbers
+        when the objective was recorded less often (see :func:`checkpoint_iterations`).
+    log : bool
+        Logarithmic value axis (symmetric-log when some values are not positive).
+    panels : bool
+        One panel per fit, each with its own value axis (objectives of different
+        models are on different scales); otherwise one shared axis.
+    notes : mapping name -> str, optional
+        Added to a panel's title, e.g. "converged at iteration 212".
+    """
+    notes = dict(notes or {})
+    items = [(str(name), *_trace_xy(trace)) for name, trace in traces.items()]
+    if not panels:
+        fig, ax = _figure(5.6, 3.6)
+        for name, x, y in items:
+            ax.plot(x, y, lw=1.3, label=name + (f" ({notes[name]})" if name in notes else ""))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        _value_scale(ax, np.concatenate([y for _, _, y in items]) if items else np.zeros(0), log)
+        ax.set_title(title)
+        if items:
+            ax.legend(frameon=False)
+        fig.tight_layout()
+        return fig
+    n = max(len(items), 1)
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 0.4, 2.7 * nrows + 0.6), squeeze=False)
+    for ax, (name, x, y) in zip(axes.ravel(), items):
+        ax.plot(x, y, lw=1.3, color="#1f4e79", marker="o" if y.size <= 40 else None, ms=2.5)
+        _value_scale(ax, y, log)
+        ax.set_title(name + (f"\n{notes[name]}" if name in notes else ""), fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in axes.ravel()[len(items):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..base import atomic_write_bytes
 
-__all__ = ["Report"]
+__all__ = ["Report", "is_p_value_column", "format_p_value"]
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -36,6 +36,32 @@ td:first-child,th:first-child{text-align:left}
 .meta{color:#666;font-size:.85em}
 nav ul{columns:2;font-size:.9em}
 """
+
+
+_P_NAMES = {"p", "q", "fdr", "pvalue", "p_value", "qvalue", "q_value", "padj", "p_adj", "adj_p", "pval", "qval"}
+_P_SUFFIXES = ("_p", "_fdr", "_pvalue", "_p_value", "_qvalue", "_q_value", "_padj", "_p_adj", "_pval")
+
+
+def is_p_value_column(name: Any) -> bool:
+    """Whether a column holds p-values or FDRs, judged by its name: ``p``, ``p_value``,
+    ``fdr``, ``q``, ``q_value``, ``padj`` ..., or a name ending in ``_p``, ``_fdr``,
+    ``_p_value`` ... (e.g. ``delong_p``), or starting with ``fdr``."""
+    text = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    return text in _P_NAMES or text.endswith(_P_SUFFIXES) or text.startswith("fdr")
+
+
+def format_p_value(value: Any) -> str:
+    """A p-value or FDR for a report table: scientific notation with 3 significant
+    digits (``6.16e-21``, ``5.00e-02``); text (e.g. "n/a (...)") as it is; blank
+    for a missing value."""
+    if isinstance(value, str):
+        return value
+    try:
+        if pd.isna(value):
+            return ""
+        return f"{float(value):.2e}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @dataclass
@@ -83,12 +109,22 @@ class Report:
         return self
 
     def table(self, frame: pd.DataFrame, caption: str | None = None, float_format: str = "{:.3f}", max_rows: int = 200) -> "Report":
-        """A table; floats are formatted with ``float_format``."""
+        """A table; floats are formatted with ``float_format``, p-values and FDRs in
+        scientific notation (columns that :func:`is_p_value_column` recognises).
+
+        The index is shown unless it is an unnamed integer index (row numbers).
+        Text entries of a p-value column (e.g. "n/a (...)") are shown as they are.
+        """
         shown = frame.head(max_rows)
-        formatters = {c: (lambda v, f=float_format: f.format(v) if pd.notna(v) else "")
-                      for c in shown.columns if pd.api.types.is_float_dtype(shown[c])}
-        body = shown.to_html(index=not isinstance(shown.index, pd.RangeIndex), formatters=formatters,
-                             border=0, escape=True)
+        formatters = {}
+        for c in shown.columns:
+            if is_p_value_column(c):
+                formatters[c] = format_p_value
+            elif pd.api.types.is_float_dtype(shown[c]):
+                formatters[c] = lambda v, f=float_format: f.format(v) if pd.notna(v) else ""
+        index = shown.index
+        show_index = any(n is not None for n in index.names) or not pd.api.types.is_integer_dtype(index.dtype)
+        body = shown.to_html(index=show_index, formatters=formatters, border=0, escape=True)
         cap = f"<p class='meta'>{html.escape(caption)}</p>" if caption else ""
         more = f"<p class='meta'>first {max_rows} of {len(frame)} rows</p>" if len(frame) > max_rows else ""
         self._current().blocks.append(cap + body + more)

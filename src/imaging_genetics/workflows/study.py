@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import re
 import time
 import warnings
@@ -80,6 +81,33 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
             frame = CovariateResidualizer().fit(frame, views.covariates).transform(frame, views.covariates)
         data[name] = frame
     return data
+
+
+def _preprocessing_text(spec, views, data) -> str:
+    """What preprocessing did, with the QC counts, in words."""
+    parts = []
+    qc = spec.genotype_qc
+    for name in data:
+        if views.kind(name) == "genotype":
+            kept, total = data[name].shape[1], views[name].shape[1]
+            if qc is not None:
+                parts.append(f"Genotype QC of {name} (minor allele frequency ≥ {qc.maf:g}, Hardy–Weinberg p ≥ "
+                             f"{qc.hwe_p:g}, call rate ≥ {qc.call_rate:g}): {kept} of {total} SNPs kept, "
+                             f"{total - kept} removed.")
+            else:
+                parts.append(f"No genotype QC: all {total} SNPs of {name} used.")
+    missing = {name: int(views[name].isna().to_numpy().sum()) for name in data}
+    n_missing = sum(missing.values())
+    if spec.impute:
+        parts.append(f"Missing values replaced by the feature mean: {n_missing} in all"
+                     + (f" ({', '.join(f'{n}: {m}' for n, m in missing.items() if m)})." if n_missing else "."))
+    else:
+        parts.append(f"No imputation ({n_missing} missing values).")
+    if spec.residualize and views.covariates is not None:
+        parts.append(f"Covariates regressed out of every modality: {', '.join(map(str, views.covariates.columns))}.")
+    else:
+        parts.append("No covariate adjustment.")
+    return " ".join(parts)
 
 
 def preprocessed_study(study_yaml: str | Path):
@@ -190,6 +218,69 @@ def _same_value(a: Any, b: Any) -> bool:
         return repr(a) == repr(b)
 
 
+#: folds of the held-out statistic of the CCA permutation test
+_PERMUTATION_CV = 5
+
+
+def _cca_design_text(spec) -> str:
+    """How the study's CCA models are tuned and evaluated, in words."""
+    params = f" Settings of every fit: {_plain(spec.params)}." if spec.params else ""
+    if spec.param_grid:
+        grid = "; ".join(f"{k} in {{{', '.join(_plain(v) for v in values)}}}" for k, values in spec.param_grid.items())
+        how = (f"Nested cross-validation: {spec.outer_cv} outer folds give the training and held-out canonical "
+               f"correlations; inside each outer training set, {spec.inner_cv}-fold CV chooses the parameters from the "
+               f"grid {grid} (the point with the best mean held-out correlation over the tasks).")
+    else:
+        how = f"{spec.outer_cv}-fold cross-validation with the parameters as given (no param_grid)."
+    perm = (f" Permutation test: {spec.permutations} permutations." if spec.permutations
+            else " No permutation test (permutations: 0).")
+    return how + params + perm + " Held-out correlations are signed."
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _nmf_design_text(spec, names: list[str]) -> str:
+    """The study's NMF settings and module rule, in words."""
+    from ..inference.modules import module_thresholds
+
+    thresholds = module_thresholds(spec.module_threshold, spec.module_rule, len(names), spec.module_orientation)
+    if len({str(t) for t in thresholds}) == 1:
+        T = _plain(thresholds[0])
+    else:
+        T = "(" + ", ".join(f"{n}: {_plain(t)}" for n, t in zip(names, thresholds)) + ")"
+    along = f"along the {spec.module_orientation}s of H_I"
+    rule = {"zscore": f"its z-score ({along}) exceeds {T}",
+            "mad": f"its robust z-score (median and MAD, {along}) exceeds {T}",
+            "otsu": f"its weight exceeds Otsu's threshold ({along})",
+            "topk": f"it is among the {T} largest weights ({along})"}[spec.module_rule]
+    params = f"; {_plain(spec.params)}" if spec.params else ""
+    perm = (f"Module p-values: {spec.permutations} permutations of the samples (smallest attainable p = "
+            f"1/{spec.permutations + 1} = {1 / (spec.permutations + 1):.3g}), BH-adjusted over each model's modules."
+            if spec.permutations else "No module p-values (permutations: 0).")
+    return (f"{spec.n_components} components, best of {spec.n_restarts} restarts{params}. A feature of modality I "
+            f"joins module i when {rule} (module_rule: {spec.module_rule}). {perm}")
+
+
+def _module_p_value(module, Xs, permutations: int, seed: int) -> tuple[float, str | None]:
+    """Permutation p-value of a co-module, or NaN and the reason shown in the report."""
+    from ..inference import module_significance
+
+    if not permutations:
+        return float("nan"), "not tested (permutations: 0)"
+    if sum(len(m) > 0 for m in module) < 2:
+        return float("nan"), "n/a (members in fewer than two modalities)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant members: NaN, said in the report
+        p = module_significance(module, Xs, n_permutations=permutations, random_state=seed)
+    return p, (None if np.isfinite(p) else "n/a (non-constant members in fewer than two modalities)")
+
+
 def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
              progress: Progress) -> None:
     from ..inference import cross_validate_cca, nested_cv, permutation_test
@@ -200,7 +291,8 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     prior = _cca_prior(views, spec.genotype, spec.imaging, snp_names)
     rep.section("Multi-task sparse CCA")
     rep.text(f"{X.shape[0]} samples; {X.shape[1]} SNPs ({spec.genotype}) against {', '.join(spec.imaging)}.")
-    summaries, traces, final = [], {}, {}
+    rep.text(_cca_design_text(spec))
+    summaries, traces, notes, final = [], {}, {}, {}
     for name in spec.models:
         progress.step(f"CCA: {name}")
         model, grid = _cca_model(name, spec, random_state)
@@ -247,11 +339,16 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
                                                modality_labels=list(spec.imaging), title=f"{name}: largest region weights"),
                        caption=f"{name}: largest region weights per modality.")
         traces[name] = fitted.objective_
+        notes[name] = (f"converged at iteration {fitted.n_iter_}" if fitted.n_iter_ < fitted.max_iter
+                       else f"stopped at max_iter {fitted.max_iter}")
         if spec.permutations:
-            perm = permutation_test(model, X, Ys, n_permutations=spec.permutations, prior=prior,
-                                    random_state=random_state, n_jobs=n_jobs)
+            perm = permutation_test(model, X, Ys, n_permutations=spec.permutations, statistic="heldout",
+                                    cv=_PERMUTATION_CV, prior=prior, random_state=random_state, n_jobs=n_jobs)
             write_table(perm, out / f"cca_{name}_permutation.csv", index=False)
-            rep.table(perm, caption=f"{name}: permutation p-values ({spec.permutations} permutations)")
+            rep.table(perm, caption=f"{name}: permutation p-values ({spec.permutations} permutations of the imaging "
+                                    "rows, refitting each time; statistic = mean held-out canonical correlation over "
+                                    f"{_PERMUTATION_CV}-fold CV; smallest attainable p = 1/{spec.permutations + 1} = "
+                                    f"{1 / (spec.permutations + 1):.3g})")
         progress.advance()
     cv_all = pd.concat(summaries, ignore_index=True)
     summary = cv_all.groupby(["method", "task"], sort=False)[["train_ccc", "test_ccc"]].agg(["mean", "std"]).round(4)
@@ -259,7 +356,10 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     summary = summary.reset_index()
     rep.table(summary, caption="Canonical correlations per method and task (mean, SD over outer folds)")
     rep.figure(figs.ccc_bars(cv_all), caption="Training and held-out canonical correlations.")
-    rep.figure(figs.objective_traces(traces, log=True), caption="Objective per iteration of each model's fit on all samples.")
+    rep.figure(figs.objective_traces(traces, panels=True, notes=notes),
+               caption="Objective per iteration of each model's fit on all samples, one panel per model with its own "
+                       "value axis (the reweighted algorithm lowers a surrogate of the objective at every block update; "
+                       "the objective itself can rise slightly near the end).")
     results["cca"] = {"summary": summary.to_dict(orient="records"), "final_params": final}
 
 
@@ -367,13 +467,14 @@ def _check_analyses(views, data, analyses, nmf_inputs, random_state: int, n_jobs
 def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
              progress: Progress, inputs=None) -> None:
     from ..biology import benjamini_hochberg
-    from ..inference import extract_modules, module_significance
+    from ..inference import extract_modules
 
     names, Xs, graphs, cross = inputs if inputs is not None else _nmf_inputs(views, data, spec)
     rep.section("Joint graph-regularised NMF")
     rep.text(f"{Xs[0].shape[0]} samples; modalities {', '.join(f'{n} ({X.shape[1]})' for n, X in zip(names, Xs))}, "
              "each min–max scaled to [0, 1].")
-    rows = []
+    rep.text(_nmf_design_text(spec, names))
+    rows, notes = [], []
     for name in spec.models:
         progress.step(f"NMF: {name}")
         model = _nmf_model(name, spec, random_state, n_jobs)
@@ -382,7 +483,8 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
         modules = extract_modules(model, threshold=spec.module_threshold, method=spec.module_rule,
                                   orientation=spec.module_orientation)
         for k, module in enumerate(modules):
-            p = module_significance(module, Xs, n_permutations=spec.permutations, random_state=random_state + k) if spec.permutations else np.nan
+            p, note = _module_p_value(module, Xs, spec.permutations, random_state + k)
+            notes.append(note)
             rows.append({"model": name, "module": k + 1,
                          **{f"n_{n}": len(m) for n, m in zip(names, module)}, "p_value": p,
                          **{f"members_{n}": ";".join(str(data[n].columns[j]) for j in m) for n, m in zip(names, module)}})
@@ -393,7 +495,14 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
                 M[module[I], k] = True
             memberships[n] = M
         rep.figure(figs.module_membership_heatmap(memberships, title=f"{name} co-modules"), caption=f"{name}: co-module membership.")
-        rep.figure(figs.objective_traces({name: model.objective_}, log=True), caption=f"{name}: objective per iteration.")
+        every = int(getattr(model, "_check_every", 10))
+        iterations = figs.checkpoint_iterations(len(model.objective_), model.n_iter_, every)
+        state = (f"converged at iteration {model.n_iter_}" if model.converged_
+                 else f"stopped at max_iter {model.max_iter} without converging")
+        rep.figure(figs.objective_traces({name: (iterations, model.objective_)}, log=True, panels=True,
+                                         notes={name: state}),
+                   caption=f"{name}: objective of the best restart against the iteration (recorded at iteration 0 and "
+                           f"every {every} iterations; logarithmic axis).")
         _module_pairs(name, modules, [r for r in rows if r["model"] == name], names, Xs, data, out, rep)
         progress.advance()
     table = pd.DataFrame(rows)
@@ -402,8 +511,14 @@ def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
         fdr = table.groupby("model", sort=False)["p_value"].transform(lambda p: benjamini_hochberg(p.to_numpy(dtype=float)))
         table.insert(table.columns.get_loc("p_value") + 1, "fdr", fdr)
     write_table(table, out / "nmf_modules.csv", index=False)
-    rep.table(table[[c for c in table.columns if not c.startswith("members_")]],
-              caption="Co-modules, permutation p-values and Benjamini–Hochberg FDR (q-values) over each model's modules")
+    shown = table[[c for c in table.columns if not c.startswith("members_")]].copy()
+    if len(shown):
+        # a module without a p-value says why in the report (results.json keeps null)
+        for col in ("p_value", "fdr"):
+            shown[col] = [note if note and not np.isfinite(v) else v for v, note in zip(shown[col], notes)]
+            shown[col] = shown[col].astype(object)
+    rep.table(shown, caption="Co-modules, permutation p-values and Benjamini–Hochberg FDR (q-values) over each model's "
+                             "modules; the members of each module are in nmf_modules.csv")
     results["nmf"] = {"modules": table.drop(columns=[c for c in table.columns if c.startswith("members_")]).to_dict(orient="records")}
 
 
@@ -488,7 +603,11 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
     progress.advance()
     rep = Report(f"imaging-genetics study: {Path(study_yaml).name}", figure_dir=out / "figures")
     rep.section("Data")
-    rep.table(views.alignment_report.reset_index(drop=True), caption="Sample alignment across the input files")
+    alignment = views.alignment_report.reset_index(drop=True)
+    if "file" in alignment.columns:  # examples/../data/x.csv -> data/x.csv
+        alignment["file"] = [os.path.normpath(str(f)) for f in alignment["file"]]
+    rep.table(alignment, caption="Sample alignment across the input files")
+    rep.text(_preprocessing_text(spec.preprocessing, views, data))
     rep.table(pd.DataFrame({"modality": list(data), "kind": [views.kind(n) for n in data],
                             "features_after_preprocessing": [d.shape[1] for d in data.values()],
                             "features_in_file": [views[n].shape[1] for n in data]}), caption="Modalities")
