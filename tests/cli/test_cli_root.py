@@ -95,6 +95,9 @@ def test_warnings_print_as_one_message_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["imaging-genetics", "demo", "--out", str(tmp_path / "d"), "-q"])
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        # print as Python does outside pytest (whose warnings capture records them instead)
+        warnings.showwarning = lambda m, c, f, n, file=None, line=None: sys.stderr.write(
+            warnings.formatwarning(m, c, f, n, line))
         try:
             main()
         except SystemExit as exc:
