@@ -21,6 +21,7 @@ __all__ = [
     "check_row_labels",
     "check_same_samples",
     "check_penalty",
+    "check_real",
     "check_positive_int",
     "check_adjacency",
     "EPS",
@@ -205,13 +206,38 @@ def check_same_samples(arrays: Sequence[np.ndarray], names: Sequence[str]) -> in
     return ns[0]
 
 
-def check_penalty(value: Any, name: str, *, allow_zero: bool = True) -> float:
-    """A finite, nonnegative penalty weight."""
+def _finite_real(value: Any, name: str) -> float:
+    """``value`` as a float: a real number (not a bool) and finite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     v = float(value)
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def check_real(value: Any, name: str, low: float | None = None, high: float | None = None, *,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number in the interval given by ``low``/``high`` (closed unless
+    ``low_open``/``high_open``; ``None`` leaves that side unbounded); returns a float.
+
+    Raises ``TypeError`` for a non-number (bools included) and ``ValueError`` for NaN,
+    infinity or a value outside the interval, naming ``name``.
+    """
+    v = _finite_real(value, name)
+    below = low is not None and (v <= low if low_open else v < low)
+    above = high is not None and (v >= high if high_open else v > high)
+    if below or above:
+        left = "-inf" if low is None else f"{low:g}"
+        right = "inf" if high is None else f"{high:g}"
+        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return v
+
+
+def check_penalty(value: Any, name: str, *, allow_zero: bool = True) -> float:
+    """A finite, nonnegative penalty weight."""
+    v = _finite_real(value, name)
     if v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}, got {value!r}")

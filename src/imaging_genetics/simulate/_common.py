@@ -1,4 +1,4 @@
-"""Argument handling shared by the simulators: random states and real-valued ranges.
+"""Argument handling shared by the simulators: random states.
 
 ``random_state`` is read the same way by every simulator:
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["legacy_random_state", "generator", "check_real"]
+__all__ = ["legacy_random_state", "generator"]
 
 _SEED_OBJECTS = (np.random.RandomState, np.random.Generator, np.random.BitGenerator,
                  np.random.SeedSequence)
@@ -78,26 +78,3 @@ def generator(random_state: Any) -> np.random.Generator:
     if isinstance(rs, np.random.RandomState):
         return np.random.Generator(rs._bit_generator)
     return np.random.default_rng(rs)
-
-
-def check_real(value: Any, name: str, low: float | None = None, high: float | None = None, *,
-               low_open: bool = False, high_open: bool = False) -> float:
-    """A finite real number in the interval given by ``low``/``high`` (closed unless
-    ``low_open``/``high_open``; ``None`` leaves that side unbounded); returns a float.
-
-    Raises ``TypeError`` for a non-number (bools included) and ``ValueError`` for NaN,
-    infinity or a value outside the interval, naming ``name``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    below = low is not None and (v <= low if low_open else v < low)
-    above = high is not None and (v >= high if high_open else v > high)
-    if below or above:
-        left = "-inf" if low is None else f"{low:g}"
-        right = "inf" if high is None else f"{high:g}"
-        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return v

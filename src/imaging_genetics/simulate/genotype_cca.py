@@ -30,9 +30,9 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import EPS, check_positive_int
+from .._validation import EPS, check_positive_int, check_real
 from ..networks import ld_graph
-from ._common import check_real, legacy_random_state
+from ._common import legacy_random_state
 from .genotypes import simulate_genotypes
 
 __all__ = ["genotype_cca_data"]

@@ -20,8 +20,8 @@ import importlib.util
 import numpy as np
 import pandas as pd
 
-from .._validation import check_positive_int
-from ._common import check_real, legacy_random_state
+from .._validation import check_positive_int, check_real
+from ._common import legacy_random_state
 
 __all__ = ["simulate_genotypes", "coalescent_available"]
 

@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_penalty, check_positive_int
-from ._common import check_real, legacy_random_state
+from .._validation import check_penalty, check_positive_int, check_real
+from ._common import legacy_random_state
 
 __all__ = ["joint_nmf_data", "joint_nmf_preset", "PRESETS"]
 
