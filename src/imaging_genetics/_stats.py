@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import EPS
 
-__all__ = ["vdot", "norm", "pearson", "centred"]
+__all__ = ["vdot", "norm", "pearson", "centred", "column_spread"]
 
 
 def vdot(a: np.ndarray, b: np.ndarray) -> float:
@@ -51,6 +51,27 @@ def norm(a: np.ndarray) -> float:
     if not top > 0.0:
         return top if top == 0.0 else float("nan")
     return top * float(np.sqrt(vdot(c, c)))
+
+
+def column_spread(A: np.ndarray, ddof: int = 0, skip_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Standard deviation and largest magnitude of every column of A.
+
+    Each column is divided by its largest magnitude before the squares are summed,
+    so values near 1e160 do not overflow and values near 1e-200 do not underflow;
+    the spread is then scaled back. ``skip_nan``: NaN entries are left out.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, p)
+
+    Returns
+    -------
+    sd, top : ndarrays of shape (p,)
+    """
+    top = (np.nanmax if skip_nan else np.max)(np.abs(A), axis=0, initial=0.0)
+    unit = np.where(top > 0, top, 1.0)
+    sd = (np.nanstd if skip_nan else np.std)(A / unit, axis=0, ddof=ddof) * unit
+    return sd, top
 
 
 def _unit_scaled(a: np.ndarray) -> tuple[np.ndarray | None, float]:

@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from .._products import BlockedProducts, PlainProducts, available_threads, one_blas_thread
-from .._stats import pearson
+from .._stats import column_spread, pearson
 from .._validation import (
     EPS,
     check_adjacency,
@@ -82,11 +82,7 @@ def _standardize_fit(A: np.ndarray):
     for a, b in _column_chunks(n, p):
         block = A[:, a:b]
         mean[a:b] = block.mean(axis=0)
-        t = np.abs(block).max(axis=0, initial=0.0)
-        top[a:b] = t
-        # the spread of each column divided by its largest magnitude, so that squares of
-        # values near 1e160 do not overflow and those near 1e-200 do not underflow
-        sd[a:b] = (block / np.where(t > 0, t, 1.0)).std(axis=0) * t
+        sd[a:b], top[a:b] = column_spread(block)  # no overflow near 1e160, no underflow near 1e-200
     # Constant up to round-off relative to the column's own magnitude, so data in
     # small units (say 1e-12) are not mistaken for constant columns; a spread below
     # the smallest normal number (1 / sd would overflow) counts as none.

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from .._stats import column_spread
 from .._validation import check_matrix
 from ._base import _Transformer
 
@@ -280,10 +281,7 @@ class Standardizer(_Transformer):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(arr, axis=0)
-            # on each column divided by its largest magnitude: no overflow of squares near 1e160
-            top = np.nanmax(np.abs(arr), axis=0, initial=0.0)
-            unit = np.where(top > 0, top, 1.0)
-            sd = np.nanstd(arr / unit, axis=0, ddof=self.ddof) * unit
+            sd, _ = column_spread(arr, ddof=self.ddof, skip_nan=True)  # no overflow near 1e160
         empty = np.isnan(mean)
         if empty.any():
             raise ValueError(
