@@ -80,6 +80,25 @@ def unique_names(stems: Sequence[str], paths: Sequence[Path]) -> list[str]:
     return names
 
 
+def check_table_values(frame, source: str, *, nonnegative: bool = False) -> None:
+    """A usage error naming ``source`` and the columns when a numeric table holds missing
+    or infinite values (or, with ``nonnegative``, negative ones, which NMF cannot take)."""
+    import numpy as np
+
+    values = frame.to_numpy(dtype=np.float64)
+    checks = [("missing (NaN)", np.isnan(values)), ("infinite", np.isinf(values))]
+    if nonnegative:
+        checks.append(("negative", values < 0))
+    for what, bad in checks:
+        if bad.any():
+            cols = [str(c) for c in frame.columns[bad.any(axis=0)]]
+            fix = ("impute or drop them first" if what != "negative" else
+                   "NMF needs nonnegative data: rescale the table first (e.g. min-max per column, "
+                   "imaging_genetics.preprocessing.NonnegativeScaler in Python)")
+            raise typer.BadParameter(f"{source}: {int(bad.sum())} {what} value(s) in column(s) {cols[:5]}"
+                                     f"{' and more' if len(cols) > 5 else ''}; {fix}")
+
+
 def report_dropped(tables: Sequence[tuple[str, int]], n_common: int, what: str = "samples") -> None:
     """Log (warning) how many rows of each table were left out by an inner join on sample IDs."""
     dropped = [(name, n) for name, n in tables if n != n_common]

@@ -180,7 +180,7 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
         raise typer.BadParameter("--x and at least one --y are needed together")
     from ..io import read_table
 
-    from . import report_dropped, unique_names
+    from . import check_table_values, report_dropped, unique_names
 
     idc: Any = id_column if id_column is not None else 0
     frames = [read_table(x, id_column=idc, numeric=True)] + [read_table(p, id_column=idc, numeric=True) for p in y]
@@ -192,12 +192,7 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
     report_dropped([(str(p), len(f)) for p, f in zip([x, *y], frames)], len(common))
     frames = [f.loc[common] for f in frames]
     for path, f in zip([x, *y], frames):
-        values = f.to_numpy(dtype=np.float64)
-        for what, bad in (("missing (NaN)", np.isnan(values)), ("infinite", np.isinf(values))):
-            if bad.any():
-                cols = [str(c) for c in f.columns[bad.any(axis=0)]]
-                raise typer.BadParameter(f"{path}: {int(bad.sum())} {what} value(s) in column(s) {cols[:5]}"
-                                         f"{' and more' if len(cols) > 5 else ''}; impute or drop them first")
+        check_table_values(f, str(path))
     return Data(frames[0].to_numpy(dtype=np.float64), [f.to_numpy(dtype=np.float64) for f in frames[1:]],
                 [str(c) for c in frames[0].columns], [[str(c) for c in f.columns] for f in frames[1:]],
                 # equal file names (fmri/roi.csv, dmri/roi.csv) must not share y_weights_<name>

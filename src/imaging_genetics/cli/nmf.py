@@ -155,18 +155,10 @@ def _load(inputs: Optional[List[Path]], simulate: Optional[Preset], id_column: O
     if dropped:
         typer.echo(f"keeping the {len(common)} samples present in every table (dropped: {dropped})", err=True)
     frames = [f.loc[common] for f in frames]
+    from . import check_table_values
+
     for nm, f, path in zip(names, frames, files):
-        values = f.to_numpy(dtype=np.float64)
-        for what, bad in (("missing (NaN)", np.isnan(values)), ("infinite", np.isinf(values)),
-                          ("negative", values < 0)):
-            if bad.any():
-                cols = [str(c) for c in f.columns[bad.any(axis=0)]]
-                fix = ("impute or drop them first" if what != "negative" else
-                       "NMF needs nonnegative data: rescale the table first (e.g. min-max per column, "
-                       "imaging_genetics.preprocessing.NonnegativeScaler in Python)")
-                raise typer.BadParameter(
-                    f"{path} (modality '{nm}'): {int(bad.sum())} {what} value(s) in column(s) {cols[:5]}"
-                    f"{' and more' if len(cols) > 5 else ''}; {fix}")
+        check_table_values(f, f"{path} (modality '{nm}')", nonnegative=True)
     cross = graphs = None
     if priors is Priors.correlation:
         cross, graphs = _correlation_priors(frames, prior_threshold)
