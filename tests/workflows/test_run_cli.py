@@ -248,7 +248,7 @@ def test_example_study_fits_converge(tmp_path, console):
         warnings.simplefilter("error", ConvergenceWarning)
         cca = spec.analyses.cca
         X, Ys = data[cca.genotype], [data[n] for n in cca.imaging]
-        prior = _cca_prior(views, cca.genotype, cca.imaging, [str(c) for c in X.columns])
+        prior = _cca_prior(views, data, cca.genotype, cca.imaging)
         kw = prior(X.to_numpy(), [Y.to_numpy() for Y in Ys])
         for name in cca.models:
             for key, values in cca.param_grid.items():

@@ -122,32 +122,38 @@ def preprocessed_study(study_yaml: str | Path):
     return spec, views, _preprocess(views, spec.preprocessing)
 
 
-def _cca_prior(views, genotype: str, imaging: list[str], snp_names: list[str]):
-    """A prior callable building every graph from the training rows of a split."""
+def _cca_prior(views, data, genotype: str, imaging: list[str]):
+    """A prior callable building every graph from the training rows of a split
+    (edge-list graphs do not depend on the rows: restricted to the kept features once)."""
     from ..networks import correlation_graph, ld_graph
 
-    graphs = views.graphs
+    snp_names = [str(c) for c in data[genotype].columns]
     info = views.feature_info(genotype)
     positions = None
     if info is not None and {"chrom", "pos"} <= set(info.columns):
         positions = info.set_index("snp").loc[snp_names].reset_index() if "snp" in info.columns else None
+    rules = {}
+    for name in (genotype, *imaging):
+        rule = views.graphs.get(name, "correlation")
+        keep = _kept_features(views, data, name)
+        if rule is not None and not isinstance(rule, str) and keep is not None:
+            rule = rule[keep][:, keep]
+        rules[name] = rule
 
-    def graph_for(name, rule, Z, columns):
-        if rule is None:
-            return None
-        if not isinstance(rule, str):  # an edge-list graph, restricted to the kept features
-            keep = [views.feature_names(name).index(c) for c in columns]
-            return rule[keep][:, keep]
+    def graph_for(name, Z):
+        rule = rules[name]
+        if rule is None or not isinstance(rule, str):
+            return rule
         if rule == "ld":
             return ld_graph(Z, positions=positions)
         return correlation_graph(Z)
 
     def prior(X_train, Ys_train):
         kw = {}
-        x_graph = graph_for(genotype, graphs.get(genotype, "correlation"), X_train, snp_names)
+        x_graph = graph_for(genotype, X_train)
         if x_graph is not None:
             kw["x_adjacency"] = x_graph
-        y_graphs = [graph_for(n, graphs.get(n, "correlation"), Y, views.feature_names(n)) for n, Y in zip(imaging, Ys_train)]
+        y_graphs = [graph_for(n, Y) for n, Y in zip(imaging, Ys_train)]
         if all(g is not None for g in y_graphs):
             kw["y_adjacency"] = y_graphs
         return kw
@@ -288,7 +294,7 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     X = data[spec.genotype]
     Ys = [data[n] for n in spec.imaging]
     snp_names = [str(c) for c in X.columns]
-    prior = _cca_prior(views, spec.genotype, spec.imaging, snp_names)
+    prior = _cca_prior(views, data, spec.genotype, spec.imaging)
     rep.section("Multi-task sparse CCA")
     rep.text(f"{X.shape[0]} samples; {X.shape[1]} SNPs ({spec.genotype}) against {', '.join(spec.imaging)}.")
     rep.text(_cca_design_text(spec))
