@@ -21,19 +21,36 @@ several): :func:`one_blas_thread`, :func:`even_slices` for fixed blocks,
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["dot", "tdot", "NARROW", "PlainProducts", "BlockedProducts", "PRODUCT_BLOCKS",
            "one_blas_thread", "even_slices", "available_threads", "finish_shared"]
+
+
+_CONTROLLER: list = [None, -1]  # the controller, and len(sys.modules) when it was made
+
+
+def _controller() -> ThreadpoolController:
+    """The thread-pool libraries of this process, found once and reused.
+
+    Finding them reads the process's map of loaded libraries (about 5 ms), which
+    would otherwise be paid by every small fit; a library loaded later comes with
+    an import, so a change in the number of imported modules triggers a new scan.
+    """
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        _CONTROLLER[0] = ThreadpoolController()
+        _CONTROLLER[1] = len(sys.modules)
+    return _CONTROLLER[0]
 
 
 def one_blas_thread():
     """A context running BLAS on one thread, so that what is computed inside gives
     the same numbers in a joblib or Dask worker (usually one thread) as in the main
     process (all threads)."""
-    return threadpool_limits(limits=1, user_api="blas")
+    return _controller().limit(limits=1, user_api="blas")
 
 
 def available_threads() -> int:
@@ -42,7 +59,7 @@ def available_threads() -> int:
     Inside a joblib worker this is already limited to the worker's share of the
     cores; in a plain process it is the number of cores.
     """
-    counts = [int(d.get("num_threads") or 1) for d in threadpool_info() if d.get("user_api") == "blas"]
+    counts = [int(d.get("num_threads") or 1) for d in _controller().info() if d.get("user_api") == "blas"]
     if counts:
         return max(1, max(counts))
     return max(1, os.cpu_count() or 1)

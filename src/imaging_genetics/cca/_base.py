@@ -413,13 +413,17 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                         self._y_loadings_store(k, V[k], qk)
                         newY.append(Yd[k] - np.outer(s, qk))
                     Yd = newY
-        null = sorted(set(exhausted) | {c for c in range(C) if not Ufull[:, :, c].any()
-                                         or not any(v[:, c].any() for v in Vfull)})
-        if null:
-            warnings.warn(f"{type(self).__name__}: component(s) {[c + 1 for c in null]} of {C} are void: "
+        zero = {c for c in range(C) if not Ufull[:, :, c].any() or not any(v[:, c].any() for v in Vfull)}
+        if exhausted:
+            warnings.warn(f"{type(self).__name__}: component(s) {[c + 1 for c in exhausted]} of {C} are void: "
                           "the earlier components exhaust the data (after deflation nothing is left to "
                           "correlate, so their weights are zero or fit round-off); lower n_components",
                           UserWarning, stacklevel=2)
+        if zero - set(exhausted):
+            warnings.warn(f"{type(self).__name__}: component(s) {[c + 1 for c in sorted(zero - set(exhausted))]} "
+                          f"of {C} are void: every SNP or every imaging weight is zero: with the "
+                          f"penalties ({', '.join(f'{nm}={getattr(self, nm)!r}' for nm in self._penalty_params)}) "
+                          "no feature survives the sparsity penalty; lower it", UserWarning, stacklevel=2)
         if C == 1:
             self.x_weights_ = Ufull[:, :, 0]
             self.y_weights_ = [v[:, 0] for v in Vfull]

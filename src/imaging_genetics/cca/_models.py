@@ -17,10 +17,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import EPS, check_penalty
 from ._base import BaseSparseCCA
 from ._core import L1, L21, Fusion, GraphNet, GroupL21, LinearSolver, Ridge
+from ._diagonal import diagonal_l1_cca
 
 __all__ = ["MTS2CCA", "MTSCCA", "MTGSCCA", "SCCA", "JCBSCCA", "TCCA"]
 
@@ -220,21 +222,63 @@ class SCCA(BaseSparseCCA):
     p = 500, q = 90 it was 0.54 against 0.55 (means over five data sets,
     ``benchmarks/targets_cca.py``).
 
+    ``covariance="diagonal"`` replaces X'X / n and Y_k'Y_k / n by their diagonals
+    (identity on standardised data): the Lagrangian form of Witten et al.'s
+    penalised matrix decomposition, ``min 2 - 2 u' C_k v + beta1 ||u||_1 +
+    beta2 ||v||_1`` with ``||u|| = ||v|| = 1`` and ``C_k = X'Y_k / n``. Every block
+    step is then exact (soft thresholding at ``beta / 2`` of the covariances with
+    the other view's variate, then normalisation), the weights have exact
+    zeros, and a fit takes tens of iterations. Where n is below p + q_k this
+    generalises better than the full covariances; on the data above it gave a
+    held-out correlation of 0.60 against 0.55 for penalised matrix decomposition
+    in less time (``benchmarks/targets_cca.py``).
+
     Parameters
     ----------
     sparsity_x : float, default 0.5
-        beta1 (on the scale of mts2cca.m: sqrt(n - 1) x this).
+        beta1 (on the scale of mts2cca.m: sqrt(n - 1) x this). With
+        ``covariance="diagonal"``: a SNP whose covariance with the imaging variate
+        ``Y_k v`` (standardised data, ``||v|| = 1``) is at most beta1 / 2 gets a
+        zero weight.
     sparsity_y : float, default 0.5
         beta2.
+    covariance : {"full", "diagonal"}, default "full"
+        Within-view covariances of the model (see above). With "diagonal",
+        ``solver`` is not used, ``objective_`` is the diagonal model's objective
+        (unit-norm weights) and ``surrogate_trace_`` holds that objective before
+        and after each block step; the reported weights are rescaled, as with
+        "full", to unit variance of the training variates.
 """ + _COMMON_DOC
 
     _penalty_params = ("sparsity_x", "sparsity_y")
 
-    def __init__(self, sparsity_x=0.5, sparsity_y=0.5, *, n_components=1, max_iter=1000,
-                 tol=1e-5, solver="auto", init="svd", random_state=None, copy=True):
+    def __init__(self, sparsity_x=0.5, sparsity_y=0.5, *, covariance="full", n_components=1,
+                 max_iter=1000, tol=1e-5, solver="auto", init="svd", random_state=None, copy=True):
         self.sparsity_x = sparsity_x
         self.sparsity_y = sparsity_y
+        self.covariance = covariance
         _common(self, n_components, max_iter, tol, solver, init, random_state, copy)
+
+    def _validate_params(self):
+        super()._validate_params()
+        if not isinstance(self.covariance, str) or self.covariance not in ("full", "diagonal"):
+            raise ValueError(f"covariance must be 'full' or 'diagonal', got {self.covariance!r}")
+
+    def _alternate(self, ctx, tasks):
+        if self.covariance == "full":
+            return super()._alternate(ctx, tasks)
+        (k,) = tasks
+        X, Y = ctx.X, ctx.Ys[k]
+        v0 = self._init_v(X, [Y], tasks, ctx.products)[0] if self.init == "random" else None
+        u, v, trace, blocks, it, converged = diagonal_l1_cca(
+            X, Y, v0, float(self.sparsity_x), float(self.sparsity_y), max_iter=self.max_iter,
+            tol=self.tol, products=ctx.products)
+        if not converged:
+            warnings.warn(
+                f"SCCA did not converge in max_iter={self.max_iter} iterations (tol={self.tol}); "
+                "increase max_iter", ConvergenceWarning, stacklevel=4)
+        U, V = self._orient(X, [Y], self._scale(X, u)[:, None], [self._scale(Y, v)])
+        return U, V, trace, blocks, it
 
     def _task_sets(self, K):
         return [[k] for k in range(K)]
