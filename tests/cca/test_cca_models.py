@@ -417,3 +417,34 @@ def test_score_needs_two_rows_and_groups_need_labels(small_data):
         MTGSCCA(max_iter=5).fit(X, Ys, snp_groups=groups)
     with pytest.raises(ValueError, match=r"snp_groups: 2 missing label"):
         MTGSCCA(max_iter=5).fit(X, Ys, snp_groups=np.array([None, None] + list(range(X.shape[1] - 2)), dtype=object))
+
+
+def test_a_graph_the_model_has_no_term_for_is_reported(small_data):
+    from imaging_genetics.cca import JCBSCCA, MTGSCCA, MTS2CCA, MTSCCA
+    from imaging_genetics.inference.cv import prior_fit_params
+    from imaging_genetics.networks import correlation_graph
+
+    X, Ys = small_data
+    A = correlation_graph(X)
+    B = [correlation_graph(Y) for Y in Ys]
+    groups = np.arange(X.shape[1]) // 5
+    cases = [
+        (MTSCCA(max_iter=20), dict(x_adjacency=A), ["x_adjacency"]),
+        (SCCA(max_iter=20), dict(x_adjacency=A, y_adjacency=B), ["x_adjacency", "y_adjacency"]),
+        (MTGSCCA(max_iter=20), dict(x_adjacency=A, snp_groups=groups), ["x_adjacency"]),
+        (MTGSCCA(max_iter=20), dict(x_adjacency=A, y_adjacency=B), ["y_adjacency"]),
+        (MTS2CCA(max_iter=20), dict(x_adjacency=A, y_adjacency=B), []),
+        (JCBSCCA(max_iter=20), dict(x_adjacency=A, y_adjacency=B), []),
+    ]
+    for model, kw, unused in cases:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            model.fit(X, Ys, **kw)
+        named = [str(w.message) for w in seen if "has no network term" in str(w.message)]
+        if unused:
+            assert len(named) == 1 and all(u in named[0] for u in unused), (model, named)
+        else:
+            assert not named, (model, named)
+        # a prior callable shared by several models gives each only what it uses
+        passed = prior_fit_params(model, X, Ys, lambda Xt, Yt: dict(kw))
+        assert set(passed) == set(kw) - set(unused)

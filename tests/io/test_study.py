@@ -234,7 +234,7 @@ def test_analysis_parameter_names_are_checked_when_the_study_is_read(study_dir):
     cca = "analyses:\n  cca: {genotype: snp, imaging: [fmri], models: [MTS2CCA, SCCA], %s}\n"
     bad(study_dir, YAML + cca % "param_grid: {sparsty_x: [0.1, 1.0]}", ValueError,
         r"invalid study file:\n  analyses\.cca\.param_grid: 'sparsty_x' is not a parameter of any listed model "
-        r"\(MTS2CCA, SCCA\) \(did you mean 'sparsity_x'\?\); valid names: \['copy', 'init', 'max_iter'")
+        r"\(MTS2CCA, SCCA\) \(did you mean 'sparsity_x'\?\); valid names: \['copy', 'covariance', 'init', 'max_iter'")
     bad(study_dir, YAML + cca % "params: {max_itr: 100}", ValueError, r"analyses\.cca\.params: 'max_itr'.*'max_iter'")
     bad(study_dir, YAML + cca % "params: {fusion: 1.0}", ValueError, r"analyses\.cca\.params: 'fusion' is not")
     nmf = "analyses:\n  nmf: {modalities: [fmri, gene], models: [JNMF], params: {sparsity: 1.0}}\n"

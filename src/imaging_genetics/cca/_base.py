@@ -242,6 +242,21 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         M = check_adjacency(A, p, name)
         return M[keep][:, keep]
 
+    def _unused_priors(self, x_adjacency=None, y_adjacency=None, snp_groups=None) -> list[str]:
+        """The prior arguments given (not None) that this model has no term for.
+
+        ``x_adjacency`` feeds the SNP GraphNet term, or the SNP groups of a group
+        penalty when no ``snp_groups`` are given; ``y_adjacency`` feeds the imaging
+        GraphNet term (validated even when unused).
+        """
+        unused = []
+        if x_adjacency is not None and not (
+                self._uses_x_graph or (self._uses_groups and snp_groups is None)):
+            unused.append("x_adjacency")
+        if y_adjacency is not None and not self._uses_y_graph:
+            unused.append("y_adjacency")
+        return unused
+
     # ---------------------------------------------------------------- fit
     def fit(self, X, Ys, *, x_adjacency=None, y_adjacency=None, snp_groups=None):
         """Fit the model.
@@ -273,6 +288,12 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             NaN/inf, negative penalties, adjacency of wrong shape or not symmetric.
         """
         self._validate_params()
+        unused = self._unused_priors(x_adjacency, y_adjacency, snp_groups)
+        if unused:
+            warnings.warn(f"{type(self).__name__} has no network term for {' or '.join(unused)}: "
+                          f"the graph is checked but not used (MTS2CCA and JCBSCCA use both graphs; "
+                          f"MTGSCCA takes its SNP groups from x_adjacency when no snp_groups are given)",
+                          UserWarning, stacklevel=2)
         X_in = X
         X, Ys = self._check_data(X, Ys)
         K = len(Ys)

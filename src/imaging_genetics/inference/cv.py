@@ -187,7 +187,8 @@ def prior_fit_params(estimator: Any, X_train: np.ndarray, Ys_train: Sequence[np.
     from ``x_adjacency`` when given, so it gets no correlation graph for X (its own
     default, computed inside ``fit`` from the same training rows, applies).
     ``prior=None``: nothing is passed. A callable ``prior(X_train, Ys_train) ->
-    dict`` returns the keyword arguments itself.
+    dict`` returns the keyword arguments itself; of these, a graph the model has no
+    term for (its ``_unused_priors``) is left out.
     """
     if prior is None:
         return {}
@@ -195,7 +196,15 @@ def prior_fit_params(estimator: Any, X_train: np.ndarray, Ys_train: Sequence[np.
         kw = prior(X_train, list(Ys_train))
         if not isinstance(kw, Mapping):
             raise TypeError(f"prior: the callable must return a dict of fit arguments, got {type(kw).__name__}")
-        return dict(kw)
+        kw = dict(kw)
+        # one prior callable serves every model of a comparison: a graph a model has
+        # no term for is left out rather than passed and ignored (with a warning) in
+        # every fit
+        unused = getattr(estimator, "_unused_priors", None)
+        if unused is not None:
+            for name in unused(**{k: v for k, v in kw.items() if k in ("x_adjacency", "y_adjacency", "snp_groups")}):
+                del kw[name]
+        return kw
     if prior != "correlation":
         raise ValueError(f"prior: expected 'correlation', None or a callable, got {prior!r}")
     from ..networks import correlation_graph

@@ -290,6 +290,7 @@ def _module_p_value(module, Xs, permutations: int, seed: int) -> tuple[float, st
 def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
              progress: Progress) -> None:
     from ..inference import cross_validate_cca, nested_cv, permutation_test
+    from ..inference.cv import prior_fit_params
 
     X = data[spec.genotype]
     Ys = [data[n] for n in spec.imaging]
@@ -323,7 +324,7 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
         table["task"] = [spec.imaging[int(t)] if str(t).isdigit() else t for t in table["task"]]
         write_table(table, out / f"cca_{name}_cv.csv", index=False)
         summaries.append(table)
-        fitted = model.fit(X, Ys, **prior(X.to_numpy(), [Y.to_numpy() for Y in Ys]))
+        fitted = model.fit(X, Ys, **prior_fit_params(model, X.to_numpy(), [Y.to_numpy() for Y in Ys], prior))
         fitted.save(out / f"cca_{name}_model.npz")
         U = fitted.x_weights_
         columns = spec.imaging if U.shape[1] == len(spec.imaging) else [f"component{k + 1}" for k in range(U.shape[1])]
