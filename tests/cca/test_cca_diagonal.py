@@ -121,3 +121,22 @@ def test_bad_covariance_is_named(bad):
     X, Y = _sparse_planted(n=30, p=10, q=5)
     with pytest.raises(ValueError, match="covariance must be 'full' or 'diagonal'"):
         SCCA(covariance=bad).fit(X, [Y])
+
+
+def test_agrees_with_cca_zoo_pmd_at_the_matching_l1_bound():
+    """Penalty form (ours) and bound form (Witten et al.'s PMD, as cca-zoo implements
+    it) have the same solutions: at the l1 norms our fit reaches, PMD finds the same
+    unit weight vectors and supports."""
+    cz = pytest.importorskip("cca_zoo.sparse")
+    X, Y = _sparse_planted(n=150, p=120, q=30, seed=8)
+    m = SCCA(0.3, 0.3, covariance="diagonal", tol=1e-12, max_iter=10000).fit(X, [Y])
+    u, v = _unit(m.x_weights_[:, 0]), _unit(m.y_weights_[0])
+    bounds = [np.abs(u).sum() / np.sqrt(u.size), np.abs(v).sum() / np.sqrt(v.size)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pmd = cz.PMDCCA(l1_bound=bounds, tol=1e-12, max_iter=5000, random_state=0).fit(
+            [_standardised(X), _standardised(Y)])
+    weights = pmd.weights_ if hasattr(pmd, "weights_") else pmd.weights
+    wu, wv = _unit(weights[0][:, 0]), _unit(weights[1][:, 0])
+    assert abs(wu @ u) > 1 - 1e-8 and abs(wv @ v) > 1 - 1e-8
+    assert np.array_equal(wu != 0, u != 0) and np.array_equal(wv != 0, v != 0)
