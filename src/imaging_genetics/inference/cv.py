@@ -166,13 +166,17 @@ def _param_list(param_grid: Any) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- one fit
+#: The fit arguments that carry prior information (networks, SNP groups).
+_PRIOR_ARGUMENTS = ("x_adjacency", "y_adjacency", "snp_groups")
+
+
 def _fit_accepts(estimator: Any) -> set[str]:
     try:
         sig = inspect.signature(estimator.fit)
     except (TypeError, ValueError):
         return set()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
-        return {"x_adjacency", "y_adjacency", "snp_groups"}
+        return set(_PRIOR_ARGUMENTS)
     return set(sig.parameters)
 
 
@@ -202,7 +206,7 @@ def prior_fit_params(estimator: Any, X_train: np.ndarray, Ys_train: Sequence[np.
         # every fit
         unused = getattr(estimator, "_unused_priors", None)
         if unused is not None:
-            for name in unused(**{k: v for k, v in kw.items() if k in ("x_adjacency", "y_adjacency", "snp_groups")}):
+            for name in unused(**{k: v for k, v in kw.items() if k in _PRIOR_ARGUMENTS}):
                 del kw[name]
         return kw
     if prior != "correlation":
