@@ -331,3 +331,16 @@ def test_grid_recommends_a_bounded_setting(tables, tmp_path, monkeypatch):
     best = json.loads((tmp_path / "g2" / "best.json").read_text())
     assert best["group"] == 2 and best["bounded"] is False and "no setting" in best["note"]
     assert "warning: no setting" in result.output
+
+
+def test_dropped_samples_are_logged_like_the_other_commands(tables, tmp_path, caplog):
+    mri = pd.read_csv(tables / "mri.csv", index_col=0)
+    mri.iloc[3:].to_csv(tables / "mri.csv")  # 3 IDs missing from the MRI table
+    with caplog.at_level("WARNING"):
+        result = runner.invoke(app, ["fit", str(tables / "mri.csv"), str(tables / "snp.csv"),
+                                     "-o", str(tmp_path / "fit"), *_QUICK])
+    assert result.exit_code == 0, result.output
+    # the SNP table loses the 3 rows; the MRI table keeps all of its rows
+    assert (f"keeping the 21 samples present in every table; dropped 3 of the 24 in {tables / 'snp.csv'} "
+            in caplog.text)
+    assert str(tables / "mri.csv") not in caplog.text

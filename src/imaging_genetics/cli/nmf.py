@@ -151,11 +151,10 @@ def _load(inputs: Optional[List[Path]], simulate: Optional[Preset], id_column: O
         common = common.intersection(f.index, sort=False)
     if len(common) < 2:
         raise typer.BadParameter("the input tables share fewer than 2 sample IDs; check the ID column")
-    dropped = {nm: len(f) - len(common) for nm, f in zip(names, frames) if len(f) != len(common)}
-    if dropped:
-        typer.echo(f"keeping the {len(common)} samples present in every table (dropped: {dropped})", err=True)
+    from . import check_table_values, report_dropped
+
+    report_dropped([(str(p), len(f)) for p, f in zip(files, frames)], len(common))
     frames = [f.loc[common] for f in frames]
-    from . import check_table_values
 
     for nm, f, path in zip(names, frames, files):
         check_table_values(f, f"{path} (modality '{nm}')", nonnegative=True)
