@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -195,8 +196,6 @@ def _new_file_mode(path: Path) -> int:
 def json_safe(value: Any) -> Any:
     """``value`` as plain JSON values: NumPy scalars and arrays as Python numbers and
     lists, NaN and infinities as None (JSON has no NaN), anything else as text."""
-    import math
-
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

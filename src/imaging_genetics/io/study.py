@@ -113,7 +113,7 @@ class CrossSpec(EdgesSpec):
     between: tuple[str, str]
 
 
-def _check_parameter_names(section: str, family: str, models: list[str], sections: dict[str, Any]) -> None:
+def _check_parameter_names(family: str, models: list[str], sections: dict[str, Any]) -> None:
     """Every key of ``params`` / ``param_grid`` must be a parameter of at least one listed model.
 
     A key that some listed models lack is applied to the others only; a key that
@@ -123,7 +123,7 @@ def _check_parameter_names(section: str, family: str, models: list[str], section
     import difflib
     import importlib
 
-    module = importlib.import_module(f"..{family}", __package__)
+    module = importlib.import_module(f"..{family}", __package__)  # the section is named after the family
     valid: set[str] = set()
     for name in models:
         valid |= set(getattr(module, name)().get_params())
@@ -134,7 +134,7 @@ def _check_parameter_names(section: str, family: str, models: list[str], section
             close = difflib.get_close_matches(str(key), sorted(valid), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(
-                f"analyses.{section}.{key_name}: {key!r} is not a parameter of any listed model "
+                f"analyses.{family}.{key_name}: {key!r} is not a parameter of any listed model "
                 f"({', '.join(models)}){hint}; valid names: {sorted(valid)}"
             )
 
@@ -176,7 +176,7 @@ class CCAAnalysisSpec(_Strict):
     @model_validator(mode="after")
     def _known_parameters(self) -> "CCAAnalysisSpec":
         # a misspelt key would otherwise be dropped and the run go ahead without it
-        _check_parameter_names("cca", "cca", list(self.models),
+        _check_parameter_names("cca", list(self.models),
                                {"params": self.params, "param_grid": self.param_grid})
         return self
 
@@ -198,7 +198,7 @@ class NMFAnalysisSpec(_Strict):
 
     @model_validator(mode="after")
     def _known_parameters(self) -> "NMFAnalysisSpec":
-        _check_parameter_names("nmf", "nmf", list(self.models), {"params": self.params})
+        _check_parameter_names("nmf", list(self.models), {"params": self.params})
         return self
 
     @model_validator(mode="after")

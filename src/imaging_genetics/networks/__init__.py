@@ -760,8 +760,9 @@ def graph_from_edges(
             raise ValueError(f"edges: column {weight!r} has negative weights; prior networks need weights >= 0")
     else:
         w = np.ones(len(frame))
+    names_of = {col: frame[col].astype(str).str.strip() for col in (source, target)}
     for col in (source, target):
-        blank = frame[col].isna().to_numpy() | (frame[col].astype(str).str.strip() == "").to_numpy()
+        blank = frame[col].isna().to_numpy() | (names_of[col] == "").to_numpy()
         if blank.any():
             raise ValueError(f"edges: {int(blank.sum())} edge(s) without a node name in column {col!r} "
                              f"(e.g. row(s) {np.flatnonzero(blank)[:5].tolist()}); fill in or remove them")
@@ -773,8 +774,8 @@ def graph_from_edges(
             raise ValueError(f"{label}: duplicated node names {dup}")
     row_index = pd.Index(row_names)
     col_index = pd.Index(col_names)
-    i = row_index.get_indexer(frame[source].astype(str).str.strip())
-    j = col_index.get_indexer(frame[target].astype(str).str.strip())
+    i = row_index.get_indexer(names_of[source])
+    j = col_index.get_indexer(names_of[target])
     ok = (i >= 0) & (j >= 0)
     if target_nodes is None:
         ok &= i != j  # self-loops carry no smoothing information
