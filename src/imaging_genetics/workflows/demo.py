@@ -39,7 +39,7 @@ from ..base import atomic_write_bytes, write_json
 from ..io.writers import write_table
 from ..report import Report, figures as figs
 from ._progress import Progress as _Progress
-from .study import FINAL_PARAMS_RULE, _final_params
+from .study import FINAL_PARAMS_RULE, _final_params, _plain
 
 __all__ = ["run_demo", "DemoConfig"]
 
@@ -209,9 +209,9 @@ def _surrogate_monotone(trace: np.ndarray) -> bool:
 def _ld_truth(X: np.ndarray, support: np.ndarray, r2: float) -> np.ndarray:
     """Planted SNPs of each task plus the SNPs in LD r² >= ``r2`` with one of them
     (in the whole simulated panel): (p, K) bool."""
-    sd = X.std(axis=0)
-    Z = np.where(sd > 0, (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
-    R2 = (Z.T @ Z / X.shape[0]) ** 2
+    from ..networks import correlation_graph
+
+    R2 = correlation_graph(X, power=2).toarray()  # zero diagonal: the planted SNPs come from ``support``
     return support | ((R2 >= r2).astype(np.int64) @ support.astype(np.int64) > 0)
 
 
@@ -221,10 +221,6 @@ def _abs_corr(A: np.ndarray, s: np.ndarray) -> np.ndarray:
     sc = s - s.mean()
     den = np.sqrt((Ac**2).sum(axis=0) * (sc**2).sum())
     return np.where(den > 0, np.abs(Ac.T @ sc) / np.where(den > 0, den, 1.0), 0.0)
-
-
-def _fmt_params(params: dict) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in params.items())
 
 
 def _cca_data(cfg: DemoConfig):
@@ -307,19 +303,19 @@ def _cca_study(cfg: DemoConfig, out: Path, rep: Report, results: dict, progress:
             task_rows.append({"method": name, "task": t, "auc_snp": auc_ld[k], "auc_snp_planted_only": auc_planted[k],
                               "auc_region": auc_region[k], "accuracy_snp": acc_snp[k],
                               "accuracy_region": acc_region[k]})
-        chosen = "; ".join(_fmt_params(bp) for bp in res.best_params)
-        pooled_rows.append({"method": name, "auc_snp_pooled": feature_selection_auc(U, x_truth),
-                            "auc_region_pooled": feature_selection_auc(np.column_stack(v_cols), y_truth),
-                            "tuned": next(iter(grid)), "chosen_per_fold": chosen,
-                            "final_params": _fmt_params(choices[name]["params"])})
-        roc_x[name] = roc_points(U, x_truth)
+        chosen = "; ".join(_plain(bp) for bp in res.best_params)
+        roc_x[name] = roc_points(U, x_truth)                            # (fpr, tpr, pooled AUC)
         roc_y[name] = roc_points(np.column_stack(v_cols), y_truth)
+        pooled_rows.append({"method": name, "auc_snp_pooled": roc_x[name][2], "auc_region_pooled": roc_y[name][2],
+                            "tuned": next(iter(grid)), "chosen_per_fold": chosen,
+                            "final_params": _plain(choices[name]["params"])})
         fitted[name] = (U, V, res)
         progress.advance()
     for k, t in enumerate(tasks):
+        snp_corr = _abs_corr(X, scores[:, k])
         task_rows.append({"method": "reference: |corr with the simulated genetic score|", "task": t,
-                          "auc_snp": feature_selection_auc(_abs_corr(X, scores[:, k]), x_truth[:, k]),
-                          "auc_snp_planted_only": feature_selection_auc(_abs_corr(X, scores[:, k]), x_planted[:, k]),
+                          "auc_snp": feature_selection_auc(snp_corr, x_truth[:, k]),
+                          "auc_snp_planted_only": feature_selection_auc(snp_corr, x_planted[:, k]),
                           "auc_region": feature_selection_auc(_abs_corr(Ys[k], scores[:, k]), y_truth[:, k]),
                           "accuracy_snp": np.nan, "accuracy_region": np.nan})
 
@@ -420,7 +416,7 @@ def _cca_study(cfg: DemoConfig, out: Path, rep: Report, results: dict, progress:
         rss = cv_table.loc[cv_table["method"] == name, "peak_memory_mb"].max()
         converged = m.n_iter_ < cfg.cca_final_max_iter
         rise = _first_rise(m.objective_)
-        fit_rows.append({"method": name, "params": _fmt_params(choices[name]["params"]),
+        fit_rows.append({"method": name, "params": _plain(choices[name]["params"]),
                          "nested_cv_seconds": cv_seconds[name], "fit_seconds": seconds,
                          "fit_peak_allocated_mib": alloc, "worker_peak_rss_mib": rss,
                          "iterations": int(m.n_iter_), "converged": "yes" if converged else f"no (max_iter {cfg.cca_final_max_iter})",
@@ -490,7 +486,7 @@ def _cca_study(cfg: DemoConfig, out: Path, rep: Report, results: dict, progress:
     write_table(perm, out / "cca_permutation.csv", index=False)
     floor = 1.0 / (cfg.n_permutations + 1)
     rep.text(
-        f"Permutation test of MTS2CCA with {_fmt_params(choice['params'])} (chosen in {choice['votes']} of "
+        f"Permutation test of MTS2CCA with {_plain(choice['params'])} (chosen in {choice['votes']} of "
         f"{choice['n_folds']} outer folds; rule: {FINAL_PARAMS_RULE}). The statistic of a task is the in-sample "
         f"canonical correlation corr(X u_k, Y_k v_k) of a fit on all {cfg.n_samples} samples. Each of the "
         f"{cfg.n_permutations} permutations shuffles the rows of all imaging modalities together and refits from "
