@@ -394,7 +394,7 @@ def _nmf_inputs(views, data, spec):
     graphs = []
     for n in names:
         g = views.graph(n) if n in views.graphs else None
-        if g is not None and kept[n] is not None and g.shape[0] != data[n].shape[1]:
+        if g is not None and kept[n] is not None:
             g = g[kept[n]][:, kept[n]]
         graphs.append(g)
     cross = {}
@@ -472,11 +472,11 @@ def _check_analyses(views, data, analyses, nmf_inputs, random_state: int, n_jobs
 
 
 def _run_nmf(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: int, random_state: int,
-             progress: Progress, inputs=None) -> None:
+             progress: Progress, inputs) -> None:
     from ..biology import benjamini_hochberg
     from ..inference import extract_modules
 
-    names, Xs, graphs, cross = inputs if inputs is not None else _nmf_inputs(views, data, spec)
+    names, Xs, graphs, cross = inputs
     rep.section("Joint graph-regularised NMF")
     rep.text(f"{Xs[0].shape[0]} samples; modalities {', '.join(f'{n} ({X.shape[1]})' for n, X in zip(names, Xs))}, "
              "each min–max scaled to [0, 1].")
