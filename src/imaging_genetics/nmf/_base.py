@@ -108,6 +108,11 @@ def _nndsvda_init(Xcat: np.ndarray, k: int):
     return W, H
 
 
+def _dead_components(W: np.ndarray, H: np.ndarray) -> list[int]:
+    """The components (sorted) whose column of W (n, k) or whose row of H (k, p) is all zero."""
+    return np.flatnonzero(~(W.any(axis=0) & H.any(axis=1))).tolist()
+
+
 # ---------------------------------------------------------------------------
 # parameter helpers
 # ---------------------------------------------------------------------------
@@ -359,9 +364,9 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             Hcat = np.hstack(Hc)
             # a multiplicative update keeps a zero at zero: a component whose W column or
             # whose every H row is zero would stay empty for the whole fit
-            dead = sorted(set(np.flatnonzero(~Wc.any(axis=0))) | set(np.flatnonzero(~Hcat.any(axis=1))))
+            dead = _dead_components(Wc, Hcat)
             if dead:
-                raise ValueError(f"init='custom': component(s) {[int(c) for c in dead]} start all zero in "
+                raise ValueError(f"init='custom': component(s) {dead} start all zero in "
                                  "init_basis or in every init_coefficients matrix, and multiplicative "
                                  "updates never move a zero; start them positive")
             n_zero = int((Wc == 0).sum() + (Hcat == 0).sum())
@@ -465,12 +470,11 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        H_all = np.hstack(self.coefficients_)
-        dead = np.flatnonzero(~(self.basis_.any(axis=0) & H_all.any(axis=1)))
-        if dead.size and self.max_iter > 0:
+        dead = _dead_components(self.basis_, np.hstack(self.coefficients_))
+        if dead and self.max_iter > 0:
             top = max(float(X.max()) for X in Xs)
             warnings.warn(
-                f"{type(self).__name__}: component(s) {dead.tolist()} of {k} came out zero (W column or "
+                f"{type(self).__name__}: component(s) {dead} of {k} came out zero (W column or "
                 f"every H row), so they explain nothing. The penalties (basis_penalty, sparsity) may "
                 f"outweigh the fit at this data scale (largest value {top:.3g}): rescale the data (e.g. "
                 f"divide each modality by its largest value), lower the penalties or n_components",
