@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import EPS
 
-__all__ = ["vdot", "norm", "pearson", "centred", "column_spread"]
+__all__ = ["vdot", "norm", "pearson", "centred", "centred_columns", "column_spread"]
 
 
 def vdot(a: np.ndarray, b: np.ndarray) -> float:
@@ -42,6 +42,33 @@ def centred(a: np.ndarray) -> tuple[np.ndarray, float, bool]:
     c -= c.mean()
     ss = vdot(c, c)
     return c, ss, bool(ss > (_MEAN_ULPS * EPS) ** 2 * c.size)
+
+
+def centred_columns(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`centred` of every column of A at once: the centred columns, their sums
+    of squares and which columns vary, equal to those of a loop over the columns.
+
+    Each column is copied into a contiguous row first, so its mean and sum of
+    squares are summed in the same order as :func:`centred` sums them.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, p)
+
+    Returns
+    -------
+    C : ndarray of shape (n, p)
+    ss : ndarray of shape (p,)
+    varies : bool ndarray of shape (p,)
+    """
+    At = np.array(np.asarray(A, dtype=np.float64).T, order="C")  # (p, n), one column per row
+    top = np.abs(At).max(axis=1, initial=0.0)
+    scaled = top > 0.0  # False when all zero or nan: those columns are only centred
+    At /= np.where(scaled, top, 1.0)[:, None]
+    At -= At.mean(axis=1, keepdims=True)
+    ss = np.einsum("ij,ij->i", At, At)
+    varies = scaled & (ss > (_MEAN_ULPS * EPS) ** 2 * At.shape[1])
+    return At.T, ss, varies
 
 
 def norm(a: np.ndarray) -> float:

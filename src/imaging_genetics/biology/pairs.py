@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._stats import centred
+from .._stats import centred_columns
 from .._validation import check_same_samples
 from ._common import EPS, as_matrix, benjamini_hochberg, feature_selection
 
@@ -26,22 +26,18 @@ __all__ = ["correlation_matrix", "top_pairs", "pair_heatmap", "module_overlap_su
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre columns and scale them to unit L2 norm; flag constant columns.
 
-    Each column goes through :func:`imaging_genetics._stats.centred`: it is scaled
+    Each column goes through :func:`imaging_genetics._stats.centred` (all at once,
+    :func:`imaging_genetics._stats.centred_columns`): it is scaled
     to a largest magnitude of 1 before centring, and called constant when its
     spread does not exceed the rounding of its mean. The test is relative to the
     column's own magnitude, so it does not depend on the units (values of 1e-13
     that vary are kept; a spread of 1e-3 around 1e9 is far above the rounding
     there, about 1e-7, and is kept too).
     """
+    C, ss, varies = centred_columns(X)
     Z = np.zeros(X.shape, dtype=np.float64)
-    constant = np.zeros(X.shape[1], dtype=bool)
-    for j in range(X.shape[1]):
-        c, ss, varies = centred(X[:, j])
-        if varies:
-            Z[:, j] = c / np.sqrt(ss)
-        else:
-            constant[j] = True
-    return Z, constant
+    Z[:, varies] = C[:, varies] / np.sqrt(ss[varies])
+    return Z, ~varies
 
 
 def correlation_matrix(
@@ -166,7 +162,7 @@ def _prepare(Xa, Xb, features_a, features_b, names, labels_a, labels_b):
                 "once; each of their pairs would be tested (and counted in the FDR) more "
                 "than once. Select each feature once"
             )
-    return A[:, ia], B[:, ib], na[ia], nb[ib], ia, ib
+    return A[:, ia], B[:, ib], na[ia], nb[ib], ia, ib, names
 
 
 def _labels_for(labels, p, name):
@@ -240,8 +236,9 @@ def top_pairs(
     ----------
     Benjamini, Y. & Hochberg, Y. (1995). JRSS B 57, 289–300.
     """
-    A, B, na, nb, ia, ib = _prepare(Xa, Xb, features_a, features_b, names, labels_a, labels_b)
-    a_name, b_name = _modality_names(names)
+    A, B, na, nb, ia, ib, (a_name, b_name) = _prepare(
+        Xa, Xb, features_a, features_b, names, labels_a, labels_b
+    )
     if top is not None and (isinstance(top, bool) or int(top) < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
     r, p = correlation_matrix(A, B, method)
@@ -301,8 +298,7 @@ def pair_heatmap(
     table = top_pairs(
         Xa, Xb, features_a, features_b, names, top, method, labels_a=labels_a, labels_b=labels_b
     )
-    a_name, b_name = _modality_names(names)
-    A, B, na, nb, ia, ib = _prepare(Xa, Xb, None, None, names, labels_a, labels_b)
+    A, B, na, nb, _, _, (a_name, b_name) = _prepare(Xa, Xb, None, None, names, labels_a, labels_b)
     rows = list(dict.fromkeys(table[f"{a_name}_index"].tolist()))
     cols = list(dict.fromkeys(table[f"{b_name}_index"].tolist()))
     if not rows:
