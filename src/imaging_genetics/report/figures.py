@@ -256,8 +256,7 @@ def objective_traces(traces: Mapping[str, Any], *, title: str = "Objective per i
     n = max(len(items), 1)
     ncols = min(3, n)
     nrows = -(-n // ncols)
-    with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 0.4, 2.7 * nrows + 0.6), squeeze=False)
+    fig, axes = _figure(3.4 * ncols + 0.4, 2.7 * nrows + 0.6, nrows=nrows, ncols=ncols, squeeze=False)
     for ax, (name, x, y) in zip(axes.ravel(), items):
         ax.plot(x, y, lw=1.3, color="#1f4e79", marker="o" if y.size <= 40 else None, ms=2.5)
         _value_scale(ax, y, log)

@@ -141,9 +141,6 @@ def genotype_cca_data(
     if rho.ndim != 1 or rho.size == 0 or not np.all((rho > 0) & (rho < 1)):
         raise ValueError(f"correlations must be a non-empty list of values in (0, 1), got {correlations!r}")
     K = rho.size
-    if method not in {"auto", "coalescent", "blocks"}:
-        raise ValueError(f"method must be 'auto', 'coalescent' or 'blocks', got {method!r}")
-    check_positive_int(n_chromosomes, "n_chromosomes")
     window = check_positive_int(window, "window")
     n_shared_windows = check_positive_int(n_shared_windows, "n_shared_windows", minimum=0)
     n_specific_windows = check_positive_int(n_specific_windows, "n_specific_windows", minimum=0)
