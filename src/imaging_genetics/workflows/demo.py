@@ -284,8 +284,8 @@ def _cca_study(cfg: DemoConfig, out: Path, rep: Report, results: dict, progress:
         res = nested_cv(model, X, Ys, grid, outer_cv=cfg.outer_cv, inner_cv=cfg.inner_cv, prior=prior,
                         random_state=cfg.random_state, n_jobs=cfg.n_jobs)
         cv_seconds[name] = time.perf_counter() - t0
-        # fit_memory_mb (growth of the worker's resident memory) is 0 for fits that reuse
-        # memory the worker already holds; memory is measured with tracemalloc below
+        # fit_memory_mb (growth of the worker's resident memory) also counts what the
+        # worker's libraries allocate once; the report's memory comes from tracemalloc below
         table = res.table.drop(columns=["fit_memory_mb"], errors="ignore").copy()
         table.insert(0, "method", name)
         table["task"] = _task_names(table["task"], tasks)
