@@ -244,7 +244,13 @@ def test_analysis_parameter_names_are_checked_when_the_study_is_read(study_dir):
 
 
 def test_cross_adjacency_pairs_checked(study_dir):
+    from imaging_genetics.io.study import read_study_spec
+
     twice = YAML + "  - between: [gene, snp]\n    edges: snp_gene.tsv\n"
     bad(study_dir, twice, ValueError, r"cross_adjacency between \['gene', 'snp'\]: this pair is given twice")
     itself = YAML.replace("between: [snp, gene]", "between: [snp, snp]")
     bad(study_dir, itself, ValueError, r"cross_adjacency between \['snp', 'snp'\]: links a modality to itself")
+    # found with the study file itself, before any data file is read
+    for text in (twice, itself):
+        with pytest.raises(ValueError, match=r"invalid study file:\n  .*cross_adjacency between"):
+            read_study_spec(write_yaml(study_dir, text))

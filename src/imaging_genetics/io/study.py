@@ -252,10 +252,16 @@ class Study(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"modality names must be unique, {dup} repeated")
+        pairs = set()
         for c in self.cross_adjacency:
             for n in c.between:
                 if n not in names:
                     raise ValueError(f"cross_adjacency between {list(c.between)}: unknown modality {n!r}; modalities are {names}")
+            a, b = c.between
+            if a == b or frozenset((a, b)) in pairs:
+                raise ValueError(f"cross_adjacency between {[a, b]}: "
+                                 + ("links a modality to itself (use its graph)" if a == b else "this pair is given twice"))
+            pairs.add(frozenset((a, b)))
         if self.analyses is not None:
             wanted = []
             if self.analyses.cca is not None:
@@ -431,10 +437,7 @@ def load_study(path: str | os.PathLike) -> Views:
             graphs[spec.name] = _edges_graph(spec.graph, base, list(frames[spec.name].columns), None, spec.name)
     cross = {}
     for c in study.cross_adjacency:
-        a, b = c.between
-        if a == b or (a, b) in cross or (b, a) in cross:
-            raise ValueError(f"{path}: cross_adjacency between {[a, b]}: "
-                             + ("links a modality to itself (use its graph)" if a == b else "this pair is given twice"))
+        a, b = c.between  # pairs were checked with the study file (Study._names)
         cross[(a, b)] = _edges_graph(c, base, list(frames[a].columns), list(frames[b].columns), f"{a}-{b}")
     return Views(
         modalities,
