@@ -69,6 +69,44 @@ _CHUNK_BYTES = 32 * 2**20
 #: thread) and with the same numbers for any thread count.
 _BLOCKED_PRODUCTS_ABOVE = 2**23
 
+#: The alternating loop converges linearly and, under the reweighted penalties,
+#: slowly: weights that shrink towards zero, or settle, move by a nearly constant
+#: fraction of their last move per iteration. Every ``EXTRAPOLATE_EVERY``
+#: iterations each weight whose last three iterates form such a sequence (ratio of
+#: successive moves between 0 and ``EXTRAPOLATE_MAX_RATIO``) is moved to the limit
+#: of that sequence (Aitken's delta-squared), and the variates are rescaled to unit
+#: variance; larger ratios would amplify a move more than a thousandfold and are
+#: left alone. A jump moves some weights far, so the change of the next iteration
+#: says nothing of its success; instead the change just before a jump must reach a
+#: new low within ``EXTRAPOLATE_PATIENCE`` jumps, or the fit goes on without them.
+#: Measured against fits run to ``tol=1e-11`` on two data sets (n = 200, p = 500,
+#: q = 40, default penalties; iterations to the default ``tol``, plain loop first):
+#: MTS2CCA 222 -> 80 and 212 -> 85, weights 5x closer to the limit (2e-4 instead of
+#: 1e-3); JCB-SCCA 244 -> 135 and 335 -> 211; MTGSCCA 1,000 (not converged) -> 141
+#: and 1,000 -> 786; MTSCCA and SCCA stop at 1,000 either way, no farther from the
+#: limit. MTS2CCA at n = 300, p = 5,000: 927 -> 365 iterations, 7.8 s -> 4.6 s,
+#: weights 5x closer. The price: the jumps amplify round-off, so inputs that differ
+#: in the last bits (the same data in other units) give fits that agree to about
+#: ``tol``, not to the last bits; the same input still gives the same fit.
+EXTRAPOLATE_EVERY = 5
+EXTRAPOLATE_PATIENCE = 20
+EXTRAPOLATE_MAX_RATIO = 0.999
+
+
+def _extrapolated(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Aitken's limit of every entry of three successive iterates a, b, c (same shape).
+
+    ``c - (c - b)^2 / ((c - b) - (b - a))`` where the ratio of the moves
+    ``(c - b) / (b - a)`` lies in (0, :data:`EXTRAPOLATE_MAX_RATIO`); ``c`` elsewhere.
+    """
+    d1, d2 = b - a, c - b
+    ratio = np.divide(d2, d1, out=np.zeros_like(d2), where=d1 != 0)
+    ok = (ratio > 0) & (ratio < EXTRAPOLATE_MAX_RATIO)
+    out = c.copy()
+    # ratio in (0, 1) means d2 - d1 has the sign of -d1 and is never zero
+    out[ok] = c[ok] - d2[ok] ** 2 / (d2[ok] - d1[ok])
+    return out
+
 
 def _column_chunks(n: int, p: int):
     step = max(1, _CHUNK_BYTES // (8 * max(n, 1)))
@@ -185,6 +223,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
     _uses_y_graph = False
     _uses_groups = False
     _penalty_params: tuple[str, ...] = ()
+    #: whether the alternating loop may extrapolate the weights (EXTRAPOLATE_EVERY);
+    #: a model whose imaging weights are tied to each other (TCCA's rank-one v w_k)
+    #: must not move them one by one
+    _extrapolates = True
 
     # ---------------------------------------------------------------- hooks
     def _x_terms(self, ctx: _Context) -> list:
@@ -589,7 +631,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         linear solve. With conjugate gradients the SNP system is solved to a relative
         residual that follows the progress of the outer loop (there is no use in
         solving to 1e-11 while the weights still move by 1e-2); convergence is only
-        declared after an iteration with full-accuracy solves.
+        declared after an iteration with full-accuracy solves. Every
+        ``EXTRAPOLATE_EVERY`` iterations the weights jump to the limits of their
+        geometric sequences (see :data:`EXTRAPOLATE_EVERY`); the objective trace and
+        the returned weights are always those of a plain iteration.
         """
         X = ctx.X
         Ys = [ctx.Ys[k] for k in tasks]
@@ -610,6 +655,9 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         converged = False
         change = 1.0
         it = 0
+        recent = []  # the last plain iterates (U, V) since the start or the last jump
+        extrapolate = self._extrapolates
+        best_change, stale = np.inf, 0  # smallest change seen before a jump; jumps since
         for it in range(1, self.max_iter + 1):
             # ---- SNP block: one matrix for every task (shared layout).
             gram = None
@@ -653,6 +701,27 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             U_old, XU_old, YV = U_new, XU_new, YV_new
             if converged:
                 break
+            if extrapolate:
+                recent = [*recent[-2:], (U, V)]
+            # no jump when the tolerance is met (change 0: the exact check comes next) nor
+            # after the last iteration (the weights returned are those the trace ends with)
+            if (extrapolate and change > 0 and it % EXTRAPOLATE_EVERY == 0 and len(recent) == 3
+                    and it < self.max_iter):
+                # a jump moves some weights far, so the next step's change does not tell
+                # whether it helped; the change just before each jump must keep reaching
+                # new lows, or the loop goes on without jumps
+                best_change, stale = (change, 0) if change < best_change else (best_change, stale + 1)
+                extrapolate = stale < EXTRAPOLATE_PATIENCE
+                if extrapolate:
+                    (Ua, Va), (Ub, Vb), _ = recent
+                    U_ext = _extrapolated(Ua, Ub, U)
+                    XU_ext = dot(X, U_ext)
+                    f = self._unit_variance_factors(XU_ext)
+                    U = U_old = U_ext * f
+                    XU_old = XU_ext * f
+                    V = self._scale_y(Ys, [_extrapolated(a, b, c) for a, b, c in zip(Va, Vb, V)])
+                    YV = [Y @ v for Y, v in zip(Ys, V)]
+                    recent = []
         if not converged:
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} "

@@ -388,6 +388,7 @@ class TCCA(BaseSparseCCA):
     _shared_u = True
     _equal_q = True
     _penalty_params = ("sparsity_x", "sparsity_y")
+    _extrapolates = False  # v_k = w_k v: one region pattern, extrapolated weights would break it
 
     def __init__(self, sparsity_x=1.0, sparsity_y=1.0, *, n_components=1, max_iter=1000, tol=1e-5,
                  solver="auto", init="svd", random_state=None, copy=True, ridge_x=None, ridge_y=None):
