@@ -70,13 +70,28 @@ def test_nan_and_inf(cls, bad, where):
         cls().fit(X, Ys)
 
 
+def test_constant_column_warning_names_the_columns_of_labelled_inputs():
+    import pandas as pd
+
+    X, Ys = _data()
+    X[:, 1] = 3.0
+    Ys[1][:, [0, 3]] = -1.0
+    Xf = pd.DataFrame(X, columns=[f"rs{j}" for j in range(X.shape[1])])
+    Yf = [pd.DataFrame(Y, columns=[f"m{k}_roi{j}" for j in range(Y.shape[1])]) for k, Y in enumerate(Ys)]
+    with pytest.warns(UserWarning, match=r"constant columns.*: X: columns rs1; Ys\[1\]: columns m1_roi0, m1_roi3$"):
+        MTS2CCA(max_iter=50).fit(Xf, Yf)
+    # unlabelled inputs: positions
+    with pytest.warns(UserWarning, match=r": X: columns 1; Ys\[1\]: columns 0, 3$"):
+        MTS2CCA(max_iter=50).fit(X, Ys)
+
+
 @pytest.mark.parametrize("cls", ALL)
 def test_constant_columns_warn_and_never_give_nan(cls):
     X, Ys = _data()
     X[:, 1] = 3.0
     for Y in Ys:
         Y[:, 2] = -1.0
-    with pytest.warns(UserWarning, match=r"constant columns.*X: columns \[1\]"):
+    with pytest.warns(UserWarning, match=r"constant columns.*X: columns 1; Ys\[0\]: columns 2;"):
         m = cls().fit(X, Ys)
     assert np.isfinite(m.x_weights_).all()
     assert np.all(m.x_weights_[1] == 0)

@@ -79,29 +79,58 @@ def test_floating_point_error_is_a_one_line_error(tmp_path, monkeypatch, capsys)
     assert err.strip() == "Error: every restart diverged (non-finite factors)"
 
 
-def test_warnings_print_as_one_message_line(tmp_path, monkeypatch, capsys):
-    """On the command line a warning shows its kind and message, not a line of our source."""
+def _demo_stderr_with(run_demo, tmp_path, monkeypatch, capsys) -> str:
+    """What ``imaging-genetics demo`` prints on stderr when the demo is ``run_demo``,
+    with warnings shown as Python shows them outside pytest (whose warnings capture
+    records them instead)."""
     import sys
     import warnings
 
     import imaging_genetics.workflows.demo as demo
     from imaging_genetics.cli import main
 
-    def warn(*args, **kwargs):
-        warnings.warn("module 2: p-value is NaN", RuntimeWarning)
-
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored afterwards
-    monkeypatch.setattr(demo, "run_demo", warn)
+    monkeypatch.setattr(demo, "run_demo", run_demo)
     monkeypatch.setattr(sys, "argv", ["imaging-genetics", "demo", "--out", str(tmp_path / "d"), "-q"])
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        # print as Python does outside pytest (whose warnings capture records them instead)
-        warnings.showwarning = lambda m, c, f, n, file=None, line=None: sys.stderr.write(
-            warnings.formatwarning(m, c, f, n, line))
+
+        def show(m, c, f, n, file=None, line=None):
+            sys.stderr.write(warnings.formatwarning(m, c, f, n, line))
+
+        warnings.showwarning = show
         try:
             main()
         except SystemExit as exc:
             assert not exc.code
-    err = capsys.readouterr().err
+        assert warnings.showwarning is show  # main leaves the caller's display as it was
+    return capsys.readouterr().err
+
+
+def test_warnings_print_as_one_message_line(tmp_path, monkeypatch, capsys):
+    """On the command line a warning shows its kind and message, not a line of our source."""
+    import warnings
+
+    def warn(*args, **kwargs):
+        warnings.warn("module 2: p-value is NaN", RuntimeWarning)
+
+    err = _demo_stderr_with(warn, tmp_path, monkeypatch, capsys)
     assert "warning (RuntimeWarning): module 2: p-value is NaN" in err
     assert "warnings.warn(" not in err and ".py:" not in err
+
+
+def test_a_repeated_warning_prints_once(tmp_path, monkeypatch, capsys):
+    """The same warning from every fold of a study prints once; other warnings still print."""
+    import warnings
+
+    def warn(*args, **kwargs):
+        for fold in range(3):
+            with warnings.catch_warnings():  # as each fold's fit does; resets Python's registry
+                warnings.warn("Ys[0]: columns 4 are constant", UserWarning)
+        warnings.warn("Ys[0]: columns 4 are constant", RuntimeWarning)  # another kind
+        warnings.warn("did not converge", UserWarning)
+
+    err = _demo_stderr_with(warn, tmp_path, monkeypatch, capsys)
+    assert err.count("warning (UserWarning): Ys[0]: columns 4 are constant") == 1
+    assert err.count("warning (RuntimeWarning): Ys[0]: columns 4 are constant") == 1
+    assert err.count("warning (UserWarning): did not converge") == 1

@@ -263,3 +263,22 @@ def test_example_study_fits_converge(tmp_path, console):
             model = _nmf_model(name, nmf, 0, 1).fit(Xs, cross_adjacency=cross or None,
                                                      graphs=graphs if any(g is not None for g in graphs) else None)
             assert model.converged_
+
+
+def test_constant_features_are_named_once_in_the_log_and_the_report(study, caplog):
+    from imaging_genetics.workflows.study import _preprocessing_text, preprocessed_study
+
+    frame = pd.read_csv(study.parent / "fmri.csv")
+    frame["fmri2"] = 1.5
+    frame.loc[3, "fmri4"] = np.nan  # imputed: not constant, and not an all-NaN column either
+    frame.to_csv(study.parent / "fmri.csv", index=False)
+    # without the MAF filter the monomorphic SNPs rs3 and rs7 stay in
+    study.write_text(STUDY.replace("genotype_qc: {maf: 0.05, hwe_p: 1.0e-6, call_rate: 0.9}",
+                                   "genotype_qc: null\n  impute: true"))
+    with caplog.at_level("WARNING"):
+        spec, views, data = preprocessed_study(study)
+    said = [r.getMessage() for r in caplog.records if "same value on every sample" in r.getMessage()]
+    assert len(said) == 1 and "snp: rs3, rs7; fmri: fmri2." in said[0], said
+    text = _preprocessing_text(spec.preprocessing, views, data)
+    assert "Features with the same value on every sample" in text and "snp: rs3, rs7; fmri: fmri2." in text
+    assert "smri:" not in text and "fmri4" not in text

@@ -35,6 +35,8 @@ from .._products import BlockedProducts, PlainProducts, available_threads, one_b
 from .._stats import column_spread, pearson
 from .._validation import (
     EPS,
+    _column_names,
+    _describe_columns,
     check_adjacency,
     check_matrix,
     check_penalty,
@@ -337,6 +339,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                           f"MTGSCCA takes its SNP groups from x_adjacency when no snp_groups are given)",
                           UserWarning, stacklevel=2)
         X_in = X
+        # feature names of labelled inputs, for messages about single columns
+        col_names = {"X": _column_names(X)}
+        if isinstance(Ys, (list, tuple)):
+            col_names.update({f"Ys[{k}]": _column_names(Y) for k, Y in enumerate(Ys)})
         X, Ys = self._check_data(X, Ys)
         K = len(Ys)
         qs = [Y.shape[1] for Y in Ys]
@@ -361,10 +367,10 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         for k, kp in enumerate(ykeep):
             if not kp.any():
                 raise ValueError(f"Ys[{k}]: every column is constant; nothing to correlate")
-        dropped = {"X": np.flatnonzero(~xkeep)}
-        dropped.update({f"Ys[{k}]": np.flatnonzero(~kp) for k, kp in enumerate(ykeep)})
-        msgs = [f"{nm}: columns {idx[:5].tolist()}{' ...' if idx.size > 5 else ''}"
-                for nm, idx in dropped.items() if idx.size]
+        dropped = {"X": ~xkeep}
+        dropped.update({f"Ys[{k}]": ~kp for k, kp in enumerate(ykeep)})
+        msgs = [f"{nm}: columns {_describe_columns(mask, col_names.get(nm))}"
+                for nm, mask in dropped.items() if mask.any()]
         if msgs:
             warnings.warn("constant columns get zero weight and are left out of the fit: "
                           + "; ".join(msgs), UserWarning, stacklevel=2)

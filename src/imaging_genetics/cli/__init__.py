@@ -163,6 +163,22 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
     return f"warning ({category.__name__}): {message}\n"
 
 
+def _each_once(show):
+    """``warnings.showwarning`` that passes each distinct warning (kind and message) to
+    ``show`` once: a study or a grid repeats the same fit, and with it the same
+    warning, once per fold or setting, which Python's own once-per-call-site rule does
+    not catch (every ``catch_warnings`` block resets it)."""
+    seen: set = set()
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        key = (category, str(message))
+        if key not in seen:
+            seen.add(key)
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -176,6 +192,8 @@ def main() -> None:
 
     # on the command line a warning is a message for the user, not a pointer into our source
     warnings.formatwarning = _warning_line
+    shown_before = warnings.showwarning
+    warnings.showwarning = _each_once(shown_before)
     # Typer may vendor click, so its exception classes are found through typer's own.
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     no_args = getattr(sys.modules[usage_error.__module__], "NoArgsIsHelpError", ())
@@ -196,5 +214,7 @@ def main() -> None:
         # FloatingPointError a fit that diverged for the chosen penalties (its message says which).
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    finally:
+        warnings.showwarning = shown_before
     if isinstance(code, int) and code:
         sys.exit(code)

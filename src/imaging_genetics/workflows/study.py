@@ -80,7 +80,29 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
         if spec.residualize and views.covariates is not None:
             frame = CovariateResidualizer().fit(frame, views.covariates).transform(frame, views.covariates)
         data[name] = frame
+    constant = _constant_features(data)
+    if constant:
+        log.warning("run: %s", _constant_text(constant))
     return data
+
+
+def _constant_features(data: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """Per modality, the names of the features with one value on every sample (after
+    preprocessing); modalities without any are left out."""
+    out = {}
+    for name, frame in data.items():
+        # column extremes without a copy of the table; an all-NaN column compares NaN, not equal
+        flat = (frame.max(axis=0) == frame.min(axis=0)).to_numpy(dtype=bool)
+        if flat.any():
+            out[name] = [str(c) for c in frame.columns[flat]]
+    return out
+
+
+def _constant_text(constant: dict[str, list[str]]) -> str:
+    listed = "; ".join(f"{name}: {', '.join(cols[:5])}{f' and {len(cols) - 5} more' if len(cols) > 5 else ''}"
+                       for name, cols in constant.items())
+    return (f"features with the same value on every sample carry no information and get zero weight "
+            f"in every CCA model: {listed}.")
 
 
 def _preprocessing_text(spec, views, data) -> str:
@@ -107,6 +129,10 @@ def _preprocessing_text(spec, views, data) -> str:
         parts.append(f"Covariates regressed out of every modality: {', '.join(map(str, views.covariates.columns))}.")
     else:
         parts.append("No covariate adjustment.")
+    constant = _constant_features(data)
+    if constant:
+        text = _constant_text(constant)
+        parts.append(text[0].upper() + text[1:])
     return " ".join(parts)
 
 
