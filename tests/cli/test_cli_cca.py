@@ -80,6 +80,13 @@ def test_tables_and_study_inputs(tmp_path):
     assert pd.read_csv(out / "correlations.csv")["modality"].tolist() == ["fmri"]
     snps = pd.read_csv(out / "x_weights.csv").iloc[:, 0].astype(str).tolist()
     assert "rs3" not in snps and "rs7" in snps and len(snps) == 11
+    # with imputation switched off the missing call is an input error naming the study, modality and SNP
+    (tmp_path / "study.yaml").write_text((tmp_path / "study.yaml").read_text() + "preprocessing: {impute: false}\n")
+    res = runner.invoke(app, ["fit", "--study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "o3")])
+    assert res.exit_code != 0 and not (tmp_path / "o3").exists()
+    said = " ".join(res.output.replace("│", " ").split())  # the message may be boxed and wrapped
+    for part in ("missing values remain after preprocessing", "snp: 1 in column(s) rs7", "'impute: true'"):
+        assert part in said, said
 
 
 def test_errors():

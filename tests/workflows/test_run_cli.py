@@ -282,3 +282,15 @@ def test_constant_features_are_named_once_in_the_log_and_the_report(study, caplo
     text = _preprocessing_text(spec.preprocessing, views, data)
     assert "Features with the same value on every sample" in text and "snp: rs3, rs7; fmri: fmri2." in text
     assert "smri:" not in text and "fmri4" not in text
+
+
+def test_missing_values_left_by_preprocessing_fail_before_any_fit(study):
+    frame = pd.read_csv(study.parent / "fmri.csv")
+    frame.loc[[3, 8], "fmri4"] = np.nan
+    frame.to_csv(study.parent / "fmri.csv", index=False)
+    study.write_text(STUDY.replace("  genotype_qc:", "  impute: false\n  genotype_qc:"))
+    out = study.parent / "out"
+    with pytest.raises(ValueError, match=r"study\.yaml: missing values remain after preprocessing "
+                                         r"\(fmri: 2 in column\(s\) fmri4\); set 'impute: true'"):
+        _run_study(study, out)
+    assert not (out / "report.html").exists()

@@ -159,7 +159,7 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
                     [f"snp{j + 1}" for j in range(X.shape[1])],
                     [[f"roi{j + 1}" for j in range(Y.shape[1])] for Y in Ys], [f"Y{k + 1}" for k in range(K)], truth)
     if study is not None:
-        from ..workflows.study import preprocessed_study
+        from ..workflows.study import check_complete, preprocessed_study
 
         # the study's own preprocessing (QC, imputation, covariates), as 'run' applies it
         _, views, data = preprocessed_study(study)
@@ -173,6 +173,10 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
                 raise typer.BadParameter(f"--y-modality: unknown modality {m!r}; modalities are {names}")
         if not yms:
             raise typer.BadParameter(f"--y-modality: {study} has no imaging modality; name one with --y-modality")
+        try:
+            check_complete(data, [xm, *yms])
+        except ValueError as exc:
+            raise typer.BadParameter(f"--study {study}: {exc}") from None
         return Data(data[xm].to_numpy(dtype=np.float64), [data[m].to_numpy(dtype=np.float64) for m in yms],
                     [str(c) for c in data[xm].columns], [[str(c) for c in data[m].columns] for m in yms], yms,
                     sample_ids=list(views.sample_index))

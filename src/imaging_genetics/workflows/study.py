@@ -86,6 +86,21 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
     return data
 
 
+def check_complete(data: dict[str, pd.DataFrame], names: list[str]) -> None:
+    """Raise ValueError naming each modality of ``names`` (and its columns) that still
+    holds missing values after preprocessing, with the study-file fix."""
+    bad = []
+    for name in names:
+        missing = data[name].isna().to_numpy()
+        if missing.any():
+            cols = [str(c) for c in data[name].columns[missing.any(axis=0)]]
+            bad.append(f"{name}: {int(missing.sum())} in column(s) {', '.join(cols[:5])}"
+                       f"{f' and {len(cols) - 5} more' if len(cols) > 5 else ''}")
+    if bad:
+        raise ValueError("missing values remain after preprocessing (" + "; ".join(bad) + "); set "
+                         "'impute: true' in the study's preprocessing section, or fill them in the input files")
+
+
 def _constant_features(data: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
     """Per modality, the names of the features with one value on every sample (after
     preprocessing); modalities without any are left out."""
@@ -626,8 +641,11 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
     progress = Progress(total=n_steps, quiet=quiet)
     progress.step("reading and preprocessing the data")
     spec, views, data = preprocessed_study(study_yaml)
-    nmf_inputs = _nmf_inputs(views, data, spec.analyses.nmf) if spec.analyses.nmf is not None else None
     try:
+        used = [*(([spec.analyses.cca.genotype, *spec.analyses.cca.imaging]) if spec.analyses.cca is not None else []),
+                *(spec.analyses.nmf.modalities if spec.analyses.nmf is not None else [])]
+        check_complete(data, list(dict.fromkeys(used)))
+        nmf_inputs = _nmf_inputs(views, data, spec.analyses.nmf) if spec.analyses.nmf is not None else None
         # every analysis's settings, before the first fit writes anything
         _check_analyses(views, data, spec.analyses, nmf_inputs, random_state, n_jobs)
     except ValueError as exc:
