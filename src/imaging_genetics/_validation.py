@@ -36,6 +36,27 @@ def _column_names(X: Any) -> list[str] | None:
     return [str(c) for c in cols] if cols is not None else None
 
 
+def check_feature_names(given: Any, fitted: np.ndarray | None, what: str, remedy: str) -> None:
+    """Raise ValueError when the column labels ``given`` (None for unlabelled input)
+    differ from the labels ``fitted`` of the fit (None when it was unlabelled).
+
+    Equal counts are checked before; this catches the same columns in another
+    order, or other columns, which would otherwise be paired by position.
+    ``what`` starts the message, ``remedy`` ends it.
+    """
+    if fitted is None or given is None:
+        return
+    given = np.array([str(c) for c in given], dtype=str)
+    if np.array_equal(given, fitted):
+        return
+    known, seen = set(fitted), set(given)
+    missing = [str(c) for c in fitted if c not in seen][:5]
+    extra = [str(c) for c in given if c not in known][:5]
+    detail = (f"missing {missing}, unexpected {extra}" if missing or extra
+              else "same names in a different order")
+    raise ValueError(f"{what} columns differ from those seen in fit ({detail}); {remedy}")
+
+
 def _describe_columns(mask: np.ndarray, names: list[str] | None, limit: int = 5) -> str:
     idx = np.flatnonzero(mask)
     shown = [names[i] if names else str(i) for i in idx[:limit]]

@@ -177,3 +177,40 @@ def test_transform_checks_shapes():
 
     with pytest.raises(NotFittedError):
         MTSCCA().transform(X, Ys)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_labelled_tables_with_other_columns_are_refused_at_transform(cls, tmp_path):
+    """Weights are paired with columns by position: a table whose columns come in another
+    order (or are others) must not be scored silently with the wrong weights."""
+    import pandas as pd
+
+    import imaging_genetics as ig
+
+    X, Ys = _data()
+    Xf = pd.DataFrame(X, columns=[f"rs{j}" for j in range(X.shape[1])])
+    Yf = [pd.DataFrame(Y, columns=[f"roi{j}" for j in range(Y.shape[1])]) for Y in Ys]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = cls(max_iter=30).fit(Xf, [Yf[0], Ys[1]])  # the second modality unlabelled
+    assert list(m.feature_names_in_) == list(Xf.columns)
+    assert list(m.y_feature_names_in_[0]) == list(Yf[0].columns) and m.y_feature_names_in_[1] is None
+    expected = m.task_correlations(X, Ys)
+    np.testing.assert_array_equal(m.task_correlations(Xf, Yf), expected)  # same labels: same numbers
+    with pytest.raises(ValueError, match=r"^X columns differ from those seen in fit \(same names in a different "
+                                         r"order\); select them as X\[model\.feature_names_in_\]"):
+        m.transform(Xf[Xf.columns[::-1]], Yf)
+    with pytest.raises(ValueError, match=r"^Ys\[0\] columns differ .*missing \['roi4'\], unexpected \['other'\]"):
+        m.score(Xf, [Yf[0].rename(columns={"roi4": "other"}), Yf[1]])
+    # reordered back by the names the model kept: the fitted numbers again
+    shuffled = Xf[Xf.columns[::-1]]
+    np.testing.assert_array_equal(m.task_correlations(shuffled[m.feature_names_in_], Yf), expected)
+    # the labels survive saving, and a refit on arrays forgets them
+    m.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="X columns differ"):
+        ig.load(tmp_path / "m.npz").score(shuffled, Yf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(X, Ys)
+    assert not hasattr(m, "feature_names_in_") and not hasattr(m, "y_feature_names_in_")
+    m.score(shuffled, Yf)  # nothing to compare with

@@ -38,6 +38,7 @@ from .._validation import (
     _column_names,
     _describe_columns,
     check_adjacency,
+    check_feature_names,
     check_matrix,
     check_penalty,
     check_positive_int,
@@ -355,6 +356,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         n, p = X.shape
         self.n_features_in_ = p
         self.n_tasks_ = K
+        self._set_feature_names(col_names, K)
 
         # Standardisation with training statistics; constant columns are dropped.
         self.x_mean_, self.x_scale_, xkeep = _standardize_fit(X)
@@ -754,8 +756,24 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         return U, V
 
     # ---------------------------------------------------------------- prediction
+    def _set_feature_names(self, col_names: dict, K: int) -> None:
+        """``feature_names_in_`` (labels of X's columns) and ``y_feature_names_in_``
+        (one array per modality, None for an unlabelled one) when fitted on labelled
+        tables; absent otherwise."""
+        ynames = [col_names.get(f"Ys[{k}]") for k in range(K)]
+        named = {"feature_names_in_": None if col_names["X"] is None else np.array(col_names["X"], dtype=str),
+                 "y_feature_names_in_": None if all(nm is None for nm in ynames)
+                 else [None if nm is None else np.array(nm, dtype=str) for nm in ynames]}
+        for attr, value in named.items():
+            if value is not None:
+                setattr(self, attr, value)
+            elif hasattr(self, attr):  # from an earlier fit on labelled tables
+                delattr(self, attr)
+
     def _check_new(self, X, Ys):
         check_is_fitted(self, "x_weights_")
+        given_x = _column_names(X)
+        given_y = [_column_names(Y) for Y in Ys] if isinstance(Ys, (list, tuple)) else []
         X, Ys = self._check_data(X, Ys, min_samples=1)
         p = self.x_mean_.shape[0]
         if X.shape[1] != p:
@@ -767,6 +785,12 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             q = self.y_means_[k].shape[0]
             if Y.shape[1] != q:
                 raise ValueError(f"Ys[{k}]: has {Y.shape[1]} features, fitted with {q}")
+        # labelled tables are paired with the weights by position: the labels must match
+        check_feature_names(given_x, getattr(self, "feature_names_in_", None), "X",
+                            "select them as X[model.feature_names_in_]")
+        fitted_y = getattr(self, "y_feature_names_in_", None) or [None] * len(Ys)
+        for k, (given, fitted) in enumerate(zip(given_y, fitted_y)):
+            check_feature_names(given, fitted, f"Ys[{k}]", f"select them as Ys[{k}][model.y_feature_names_in_[{k}]]")
         return X, Ys
 
     def transform(self, X, Ys):

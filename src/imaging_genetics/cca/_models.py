@@ -68,6 +68,12 @@ _COMMON_DOC = """
         Reweighted surrogate of the SNP block before/after its update, then of the
         imaging block before/after (each update never increases its surrogate).
     x_mean_, x_scale_, y_means_, y_scales_ : training standardisation.
+    feature_names_in_ : ndarray of str (p,)
+        Column labels of X when it was a labelled table (absent otherwise).
+    y_feature_names_in_ : list of K (ndarray of str (q_k,) or None)
+        Column labels of each labelled Y_k (absent when no Y_k was labelled).
+        ``transform``, ``score`` and ``task_correlations`` refuse labelled tables
+        whose columns differ from these, or come in another order.
 """
 
 

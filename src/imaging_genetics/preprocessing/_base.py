@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_matrix
+from .._validation import check_feature_names, check_matrix
 from ..base import PersistenceMixin
 
 
@@ -41,18 +41,8 @@ class _Transformer(PersistenceMixin, TransformerMixin, BaseEstimator):
                 f"{type(self).__name__}: {name} has {arr.shape[1]} features (columns) but the "
                 f"transformer was fitted on {self.n_features_in_}; pass the same columns as in fit"
             )
-        fitted = getattr(self, "feature_names_in_", None)
-        if fitted is not None and cols is not None:
-            given = np.array([str(c) for c in cols], dtype=str)
-            if not np.array_equal(given, fitted):
-                missing = [str(c) for c in fitted if c not in set(given)][:5]
-                extra = [str(c) for c in given if c not in set(fitted)][:5]
-                detail = (f"missing {missing}, unexpected {extra}" if missing or extra
-                          else "same names in a different order")
-                raise ValueError(
-                    f"{type(self).__name__}: {name} columns differ from those seen in fit "
-                    f"({detail}); select them as X[transformer.feature_names_in_]"
-                )
+        check_feature_names(cols, getattr(self, "feature_names_in_", None), f"{type(self).__name__}: {name}",
+                            "select them as X[transformer.feature_names_in_]")
         return arr
 
     def _input_names(self) -> np.ndarray:
