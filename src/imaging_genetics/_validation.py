@@ -7,6 +7,7 @@ argument, what is wrong and, where there is one, the fix.
 from __future__ import annotations
 
 import numbers
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Sequence
 
@@ -55,6 +56,40 @@ def check_feature_names(given: Any, fitted: np.ndarray | None, what: str, remedy
     detail = (f"missing {missing}, unexpected {extra}" if missing or extra
               else "same names in a different order")
     raise ValueError(f"{what} columns differ from those seen in fit ({detail}); {remedy}")
+
+
+def align_labelled_adjacency(A: Any, rows: Sequence[str] | None, cols: Sequence[str] | None, name: str) -> Any:
+    """A prior network given as a labelled table, reordered to the features it links.
+
+    ``A`` is returned as it is (paired with the features by position) unless it is
+    a DataFrame whose row and column labels are not a plain 0..m-1 range and the
+    features have labels (``rows`` for A's rows, ``cols`` for its columns). Then
+    its rows and columns are taken by label, in the features' order (labels of
+    other features are left out), and a feature missing from A's labels is a
+    ValueError: reading such a table by position would link other features.
+    """
+    if not hasattr(A, "index") or not hasattr(A, "columns") or rows is None or cols is None:
+        return A
+    if isinstance(A.index, pd.RangeIndex) and isinstance(A.columns, pd.RangeIndex):
+        return A
+    labels = {"row": [str(x) for x in A.index], "column": [str(x) for x in A.columns]}
+    wanted = {"row": list(rows), "column": list(cols)}
+    if labels["row"] == wanted["row"] and labels["column"] == wanted["column"]:
+        return A
+    for axis in ("row", "column"):
+        have = labels[axis]
+        counts = Counter(have)
+        if len(counts) < len(have):
+            dup = sorted(x for x, c in counts.items() if c > 1)[:5]
+            raise ValueError(f"{name}: {axis} labels {dup} appear more than once")
+        missing = [x for x in wanted[axis] if x not in counts]
+        if missing:
+            raise ValueError(
+                f"{name}: its {axis} labels do not name the features it links ({len(missing)} missing, "
+                f"e.g. {missing[:5]}); label its {axis}s with the feature names, or pass "
+                f"{name}.to_numpy() to pair them with the features by position")
+    framed = A.set_axis(labels["row"], axis=0).set_axis(labels["column"], axis=1)
+    return framed.loc[wanted["row"], wanted["column"]]
 
 
 def _describe_columns(mask: np.ndarray, names: list[str] | None, limit: int = 5) -> str:

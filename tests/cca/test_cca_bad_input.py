@@ -214,3 +214,37 @@ def test_labelled_tables_with_other_columns_are_refused_at_transform(cls, tmp_pa
         m.fit(X, Ys)
     assert not hasattr(m, "feature_names_in_") and not hasattr(m, "y_feature_names_in_")
     m.score(shuffled, Yf)  # nothing to compare with
+
+
+def test_labelled_priors_are_taken_by_label():
+    """A prior network given as a labelled table links the features it names, whatever
+    its order; one that does not name the features is refused instead of read by position."""
+    import pandas as pd
+
+    from imaging_genetics.networks import correlation_graph
+
+    X, Ys = _data(p=10, qs=(6, 6))
+    xn = [f"rs{j}" for j in range(X.shape[1])]
+    yn = [f"roi{j}" for j in range(Ys[0].shape[1])]
+    Xf = pd.DataFrame(X, columns=xn)
+    Yf = [pd.DataFrame(Y, columns=yn) for Y in Ys]
+    Ax = correlation_graph(X).toarray()
+    Ay = correlation_graph(Ys[0]).toarray()
+    perm = np.random.default_rng(0).permutation(len(xn))
+    Ax_f = pd.DataFrame(Ax, index=xn, columns=xn).iloc[perm, perm]
+    Ay_f = pd.DataFrame(Ay, index=yn, columns=yn).iloc[::-1, ::-1]  # one table for both modalities
+    kw = dict(max_iter=40, tol=1e-9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MTS2CCA(**kw).fit(X, Ys, x_adjacency=Ax, y_adjacency=Ay)
+        b = MTS2CCA(**kw).fit(Xf, Yf, x_adjacency=Ax_f, y_adjacency=Ay_f)
+        c = MTS2CCA(**kw).fit(X, Ys, x_adjacency=Ax_f.to_numpy(), y_adjacency=Ay_f.to_numpy())
+    np.testing.assert_array_equal(a.x_weights_, b.x_weights_)
+    for va, vb in zip(a.y_weights_, b.y_weights_):
+        np.testing.assert_array_equal(va, vb)
+    assert not np.allclose(a.x_weights_, c.x_weights_)  # by position: another prior
+    with pytest.raises(ValueError, match=r"y_adjacency\[1\]: its row labels do not name the features it links "
+                                         r"\(1 missing, e\.g\. \['roi2'\]\)"):
+        MTS2CCA(**kw).fit(Xf, Yf, x_adjacency=Ax_f, y_adjacency=[Ay_f, Ay_f.rename(index={"roi2": "r2"})])
+    with pytest.raises(ValueError, match=r"x_adjacency: row labels \['rs1'\] appear more than once"):
+        MTS2CCA(**kw).fit(Xf, Yf, x_adjacency=Ax_f.rename(index={"rs0": "rs1"}))

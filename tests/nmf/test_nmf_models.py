@@ -63,6 +63,42 @@ def test_transposed_cross_key_is_accepted(problem):
     np.testing.assert_allclose(a.basis_, b.basis_, rtol=1e-12)
 
 
+def test_labelled_priors_are_taken_by_label(problem):
+    """Priors given as labelled tables link the features they name, whatever their order;
+    a table that does not name the features is refused instead of read by position."""
+    import pandas as pd
+
+    Xs, cross, graphs = problem
+    names = [[f"m{I}_f{j}" for j in range(X.shape[1])] for I, X in enumerate(Xs)]
+    Xf = [pd.DataFrame(X, columns=nm) for X, nm in zip(Xs, names)]
+    rng = np.random.RandomState(1)
+
+    def shuffled(A, rows, cols):
+        r = rng.permutation(len(rows))
+        c = r if rows is cols else rng.permutation(len(cols))  # a graph stays symmetric
+        return pd.DataFrame(sp.csr_matrix(A).toarray(), index=rows, columns=cols).iloc[r, c]
+
+    cross_f = {(I, J): shuffled(A, names[I], names[J]) for (I, J), A in cross.items()}
+    # a graph table covering more features than the data: the others are left out
+    wider = pd.DataFrame(np.zeros((Xs[0].shape[1] + 2,) * 2), index=names[0] + ["x1", "x2"],
+                         columns=names[0] + ["x1", "x2"])
+    wider.iloc[:-2, :-2] = sp.csr_matrix(graphs[0]).toarray()
+    graphs_f = [wider.iloc[::-1, ::-1]] + [shuffled(S, nm, nm) for S, nm in zip(graphs[1:], names[1:])]
+    kw = dict(n_components=3, n_restarts=1, max_iter=20, random_state=0)
+    a = JCBSNMF(**kw).fit(Xs, cross_adjacency=cross, graphs=graphs)
+    b = JCBSNMF(**kw).fit(Xf, cross_adjacency=cross_f, graphs=graphs_f)
+    np.testing.assert_array_equal(a.basis_, b.basis_)
+    # read by position, the shuffled tables are other priors
+    c = JCBSNMF(**kw).fit(Xs, cross_adjacency={key: A.to_numpy() for key, A in cross_f.items()}, graphs=graphs)
+    # (the default cross_strength is small: the fits differ by about 1e-7 relative, not 1e-16)
+    assert np.abs(a.basis_ - c.basis_).max() > 1e-9 * np.abs(a.basis_).max()
+    bad = dict(cross_f)
+    bad[(0, 2)] = bad[(0, 2)].rename(columns={names[2][4]: "gene_x"})
+    with pytest.raises(ValueError, match=r"cross_adjacency\[\(0, 2\)\]: its column labels do not name the "
+                                         r"features it links \(1 missing, e\.g\. \['m2_f4'\]\)"):
+        JCBSNMF(**kw).fit(Xf, cross_adjacency=bad, graphs=graphs_f)
+
+
 def test_too_many_components(problem):
     Xs, _, _ = problem
     with pytest.raises(ValueError, match=r"n_components=21.*Xs\[0\]"):

@@ -37,6 +37,7 @@ from .._validation import (
     EPS,
     _column_names,
     _describe_columns,
+    align_labelled_adjacency,
     check_adjacency,
     check_feature_names,
     check_matrix,
@@ -357,6 +358,8 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         self.n_features_in_ = p
         self.n_tasks_ = K
         self._set_feature_names(col_names, K)
+        # priors given as labelled tables are taken by label, in the order of the data's columns
+        x_adjacency = align_labelled_adjacency(x_adjacency, col_names["X"], col_names["X"], "x_adjacency")
 
         # Standardisation with training statistics; constant columns are dropped.
         self.x_mean_, self.x_scale_, xkeep = _standardize_fit(X)
@@ -411,8 +414,13 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                 adjs = list(y_adjacency)
             else:
                 adjs = [y_adjacency] * K
-            checked = [self._check_graph(A, qs[k], f"y_adjacency[{k}]" if isinstance(
-                y_adjacency, (list, tuple)) else "y_adjacency", ykeep[k]) for k, A in enumerate(adjs)]
+            names = [f"y_adjacency[{k}]" if isinstance(y_adjacency, (list, tuple)) else "y_adjacency"
+                     for k in range(K)]
+            # a labelled table is taken by the labels of its modality's columns (one table
+            # given for every modality: by each modality's own)
+            checked = [self._check_graph(align_labelled_adjacency(A, col_names.get(f"Ys[{k}]"),
+                                                                  col_names.get(f"Ys[{k}]"), names[k]),
+                                         qs[k], names[k], ykeep[k]) for k, A in enumerate(adjs)]
             if self._uses_y_graph:
                 y_laps = [laplacian(A if A is not None else correlation_graph(Yss[k]))
                           for k, A in enumerate(checked)]

@@ -22,6 +22,8 @@ from sklearn.utils import check_random_state
 from .._products import available_threads, one_blas_thread
 from .._validation import (
     EPS,
+    _column_names,
+    align_labelled_adjacency,
     check_adjacency,
     check_matrices,
     check_penalty,
@@ -218,6 +220,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
 
     # -- validation -------------------------------------------------------
     def _validate(self, Xs, cross_adjacency, graphs):
+        # feature labels of labelled tables: priors given as labelled tables are taken by them
+        labels = [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
         Xs = check_matrices(Xs, "Xs", nonnegative=True)
         M = len(Xs)
         n = Xs[0].shape[0]
@@ -271,6 +275,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
                 transposed = raw[0] > raw[1]
                 name = f"cross_adjacency[{key!r}]"
                 shape = (sizes[raw[0]], sizes[raw[1]])
+                if labels:
+                    A = align_labelled_adjacency(A, labels[raw[0]], labels[raw[1]], name)
                 A = check_adjacency(A, 0, name, symmetric=False, shape=shape)
                 pairs[(I, J)] = A.T.tocsr() if transposed else A
             lams = _per_pair(lam, list(pairs), "cross_strength")
@@ -299,6 +305,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
             for I, S in enumerate(graphs):
                 if S is None:
                     continue
+                if labels:
+                    S = align_labelled_adjacency(S, labels[I], labels[I], f"graphs[{I}]")
                 S = check_adjacency(S, sizes[I], f"graphs[{I}]")
                 S = (S - sp.diags(S.diagonal())).tocsr()
                 S.eliminate_zeros()
