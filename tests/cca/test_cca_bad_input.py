@@ -248,3 +248,24 @@ def test_labelled_priors_are_taken_by_label():
         MTS2CCA(**kw).fit(Xf, Yf, x_adjacency=Ax_f, y_adjacency=[Ay_f, Ay_f.rename(index={"roi2": "r2"})])
     with pytest.raises(ValueError, match=r"x_adjacency: row labels \['rs1'\] appear more than once"):
         MTS2CCA(**kw).fit(Xf, Yf, x_adjacency=Ax_f.rename(index={"rs0": "rs1"}))
+
+
+def test_snp_groups_series_is_taken_by_snp_name():
+    import pandas as pd
+
+    X, Ys = _data(p=10, qs=(6, 6))
+    xn = [f"rs{j}" for j in range(X.shape[1])]
+    Xf = pd.DataFrame(X, columns=xn)
+    groups = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
+    by_name = pd.Series(groups, index=xn).iloc[::-1]  # read by position: another partition
+    kw = dict(max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MTGSCCA(**kw).fit(X, Ys, snp_groups=groups)
+        b = MTGSCCA(**kw).fit(Xf, Ys, snp_groups=by_name)
+        c = MTGSCCA(**kw).fit(X, Ys, snp_groups=by_name.to_numpy())  # by position: other groups
+    np.testing.assert_array_equal(a.x_weights_, b.x_weights_)
+    assert not np.allclose(a.x_weights_, c.x_weights_)
+    with pytest.raises(ValueError, match=r"snp_groups: its index does not name every SNP of X \(1 missing, "
+                                         r"e\.g\. \['rs3'\]\)"):
+        MTGSCCA(**kw).fit(Xf, Ys, snp_groups=by_name.rename(index={"rs3": "rs99"}))

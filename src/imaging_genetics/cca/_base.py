@@ -316,12 +316,15 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         x_adjacency : (p, p) array or sparse matrix, optional
             Prior SNP network (e.g. :func:`imaging_genetics.networks.ld_graph`). Used
             by models with a GraphNet term on U; default: ``corr^2`` of the training X.
+            A DataFrame labelled by SNP is taken by label when X is labelled.
         y_adjacency : (q, q) matrix or list of K (q_k, q_k) matrices, optional
             Prior brain networks, one per modality (one matrix is used for all).
-            Default: ``corr^2`` of each training Y_k.
+            Default: ``corr^2`` of each training Y_k. Labelled DataFrames are taken
+            by the labels of their modality's columns.
         snp_groups : array-like of shape (p,), optional
             Group label per SNP (MTGSCCA). Default: connected components of the LD
-            graph of the training X.
+            graph of the training X. A Series indexed by SNP is taken by SNP name
+            when X is labelled.
 
         Returns
         -------
@@ -426,7 +429,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                           for k, A in enumerate(checked)]
         if self._uses_groups:
             if snp_groups is not None:
-                g = np.asarray(snp_groups)
+                g = np.asarray(_labelled_groups(snp_groups, col_names["X"]))
                 if g.shape != (p,):
                     raise ValueError(f"snp_groups: expected one label per SNP, shape ({p},), "
                                      f"got {g.shape}")
@@ -846,6 +849,26 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
             out.append(pearson(a, b))
         return np.asarray(out)
+
+
+def _labelled_groups(groups, snp_names):
+    """SNP group labels given as a Series indexed by SNP, in the order of X's columns
+    (labels of other SNPs left out); anything else is returned as it is (by position)."""
+    index = getattr(groups, "index", None)
+    if index is None or snp_names is None or not hasattr(groups, "to_numpy") or isinstance(index, pd.RangeIndex):
+        return groups
+    labels = [str(x) for x in index]
+    if labels == list(snp_names):
+        return groups
+    known = set(labels)
+    if len(known) < len(labels):
+        raise ValueError("snp_groups: its index names a SNP more than once")
+    missing = [x for x in snp_names if x not in known]
+    if missing:
+        raise ValueError(f"snp_groups: its index does not name every SNP of X ({len(missing)} missing, e.g. "
+                         f"{missing[:5]}); index it by the SNP names, or pass snp_groups.to_numpy() to pair "
+                         "the labels with the SNPs by position")
+    return groups.set_axis(labels).loc[list(snp_names)].to_numpy()
 
 
 def _check_real(A, name, min_samples=2):

@@ -414,7 +414,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         graphs : list of M (p_I, p_I) adjacencies or None, optional
             Within-modality feature graphs S_I (symmetric, nonnegative; the
             diagonal is dropped), scaled to unit spectral norm. Ignored by models
-            without a Laplacian term.
+            without a Laplacian term. Priors given as DataFrames labelled by feature
+            are taken by label when the Xs are labelled tables.
         init_basis, init_coefficients : arrays, optional
             Starting W (n, k) and list of H_I (k, p_I) when ``init='custom'``
             (used by the first restart; further restarts start at random).
