@@ -217,9 +217,9 @@ def check_matrices(
 
 
 def _row_labels(obj: Any) -> Any:
-    """The row labels of a pandas table (None for arrays and for tables whose rows
-    carry only the default positions 0..n-1, which say nothing about the samples)."""
-    if not hasattr(obj, "columns"):
+    """The row labels of a pandas table or Series (None for arrays and for tables whose
+    rows carry only the default positions 0..n-1, which say nothing about the samples)."""
+    if not (hasattr(obj, "columns") or isinstance(obj, pd.Series)):
         return None
     index = getattr(obj, "index", None)
     if index is None or index.equals(pd.RangeIndex(len(index))):

@@ -184,3 +184,14 @@ def test_n_bootstraps_accepts_numpy_integers():
     pd.testing.assert_frame_equal(a, b)
     two = marker_roc(S, y, positive="AD", method="bootstrap", n_bootstraps=2, random_state=0)
     assert np.isfinite(two[["se", "ci_low", "ci_high", "p"]].to_numpy()).all()
+
+
+def test_delong_variance_takes_labelled_labels_by_sample():
+    S, y = _data()
+    ids = [f"S{i:03d}" for i in range(len(y))]
+    scores = pd.Series(S["gene0"].to_numpy(), index=ids)
+    labels = pd.Series((y == "AD").astype(int), index=ids)
+    expected = delong_variance(scores.to_numpy(), labels.to_numpy())
+    assert delong_variance(scores, labels.iloc[::-1]) == expected  # looked up by ID
+    with pytest.raises(ValueError, match=r"labels: sample IDs do not match the data's rows \(1 without a label"):
+        delong_variance(scores, labels.iloc[1:])

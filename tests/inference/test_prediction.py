@@ -47,3 +47,22 @@ def test_prediction_errors():
         predict_outcome(RidgeCCA(), X, Ys, bad)
     with pytest.raises(ValueError, match="features"):
         predict_outcome(RidgeCCA(), X, Ys, y, features="all")
+
+
+def test_outcome_series_for_other_rows_is_refused():
+    """A clinical score given as a Series by subject must follow X's rows; in another
+    order it would be paired with other subjects."""
+    import pandas as pd
+
+    X, Ys, y = _data(n=30)
+    ids = [f"S{i:02d}" for i in range(30)]
+    Xf = pd.DataFrame(X, index=ids)
+    Yf = [pd.DataFrame(Y, index=ids) for Y in Ys]
+    same = predict_outcome(RidgeCCA(), Xf, Yf, pd.Series(y, index=ids), cv=3, random_state=0)
+    plain = predict_outcome(RidgeCCA(), X, Ys, y, cv=3, random_state=0)
+    np.testing.assert_array_equal(same.predictions, plain.predictions)
+    with pytest.raises(ValueError, match=r"outcome: its row labels differ from those of X \(the same samples in "
+                                         r"another order; row 0 is 'S29', not 'S00'\)"):
+        predict_outcome(RidgeCCA(), Xf, Yf, pd.Series(y, index=ids).iloc[::-1], cv=3, random_state=0)
+    with pytest.raises(ValueError, match=r"outcome: its row labels differ from those of X \(other samples"):
+        predict_outcome(None, Xf, None, pd.Series(y, index=[f"T{i}" for i in range(30)]), cv=3, random_state=0)

@@ -137,6 +137,7 @@ def delong_variance(scores: Any, labels: Any) -> tuple[float, float]:
     under two or more correlated receiver operating characteristic curves: a
     nonparametric approach. Biometrics 44(3), 837–845.
     """
+    labels = align_labels(scores, labels, "labels")  # by sample ID when both carry them
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).ravel()
     if s.shape != y.shape:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._stats import pearson
+from .._validation import check_row_labels
 from ._parallel import base_seed, derive_seed, run_tasks
 from .cv import Prior, _check_n_jobs, _seed_estimator, as_arrays, make_folds, prior_fit_params
 from .metrics import first_component
@@ -158,6 +159,7 @@ def predict_outcome(
     else:
         Xa, Yl = as_arrays(X, Ys)
     _check_n_jobs(n_jobs)
+    check_row_labels([X, outcome], ["X", "outcome"])  # a Series of scores by subject ID
     y = np.asarray(outcome.to_numpy() if hasattr(outcome, "to_numpy") else outcome, dtype=np.float64)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
