@@ -39,6 +39,10 @@ def test_nested_cv_table_and_summary():
     for o in range(3):
         sub = res.inner_table[res.inner_table.fold == o].groupby("grid_index")["score"].mean()
         assert t[t.fold == o]["inner_score"].iloc[0] == pytest.approx(sub.max())
+        # best_index is the chosen grid point's position, and names the chosen parameters
+        assert sub.idxmax() == res.best_index[o]
+        points = res.inner_table[(res.inner_table.fold == o) & (res.inner_table.grid_index == res.best_index[o])]
+        assert {k: points[f"param_{k}"].iloc[0] for k in GRID} == res.best_params[o]
 
 
 def test_nested_cv_reproducible_and_njobs_identical():

@@ -181,7 +181,8 @@ def test_final_params_rule():
         grid = [0.1, 1.0, 10.0]
         inner = pd.DataFrame([{"fold": o, "grid_index": g, "inner_fold": 0, "score": s, "param_sparsity_x": v}
                               for o in range(len(best)) for g, (v, s) in enumerate(zip(grid, scores))])
-        return SimpleNamespace(best_params=[{"sparsity_x": b} for b in best], inner_table=inner)
+        return SimpleNamespace(best_params=[{"sparsity_x": b} for b in best], inner_table=inner,
+                               best_index=[grid.index(b) for b in best])
 
     # the most frequent choice, not fold 0's
     chosen = _final_params(res([0.1, 1.0, 1.0], [0.5, 0.4, 0.3]))
@@ -190,7 +191,7 @@ def test_final_params_rule():
     chosen = _final_params(res([0.1, 10.0], [0.2, 0.1, 0.6]))
     assert chosen["params"] == {"sparsity_x": 10.0} and chosen["mean_inner_score"] == pytest.approx(0.6)
     # one grid point: no inner table, no tie
-    one = SimpleNamespace(best_params=[{"sparsity_x": 1.0}] * 2, inner_table=pd.DataFrame())
+    one = SimpleNamespace(best_params=[{"sparsity_x": 1.0}] * 2, inner_table=pd.DataFrame(), best_index=[0, 0])
     assert _final_params(one) == {"params": {"sparsity_x": 1.0}, "votes": 2, "n_folds": 2, "mean_inner_score": None}
 
 

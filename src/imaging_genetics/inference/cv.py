@@ -404,6 +404,9 @@ class NestedCVResult:
         Imaging weights, flipped together with the SNP weights.
     best_params : list of F dicts
     folds : list of F (train, test) index arrays
+    best_index : list of F ints
+        Position in the parameter grid of each fold's chosen point (the
+        ``grid_index`` of ``inner_table``).
     """
 
     table: pd.DataFrame
@@ -412,6 +415,7 @@ class NestedCVResult:
     y_weights: list
     best_params: list
     folds: list = field(repr=False)
+    best_index: list = field(default_factory=list)
 
     @property
     def weights(self) -> dict:
@@ -444,6 +448,7 @@ class NestedCVResult:
             "table": self.table, "inner_table": self.inner_table, "x_weights": self.x_weights,
             "y_weights": list(self.y_weights),
             "best_params": [{k: v for k, v in p.items()} for p in self.best_params],
+            "best_index": list(self.best_index),
             "folds": [(tr, te) for tr, te in self.folds],
         })
 
@@ -536,7 +541,7 @@ def nested_cv(
     res = run_tasks(fit_evaluate, tasks, n_jobs=n_jobs, store=store, progress=progress,
                     description="inner grid search") if tasks else {}
     inner_rows = []
-    best, best_score = [], []
+    best, best_score, best_index = [], [], []
     for o in range(len(outer)):
         scores = []
         for g, params in enumerate(grid):
@@ -553,6 +558,7 @@ def nested_cv(
         gi = 0 if len(grid) == 1 else int(np.nanargmax(np.where(np.isnan(scores), -np.inf, scores)))
         best.append(grid[gi])
         best_score.append(scores[gi])
+        best_index.append(gi)
 
     # Stage 2: refit the chosen parameters on every outer training set.
     tasks = [(f"outer/{o}", dict(estimator=estimator, X=Xa, Ys=Yl, train=tr, test=te, params=best[o], prior=prior,
@@ -573,4 +579,4 @@ def nested_cv(
     names = dict.fromkeys(k for g in grid for k in g)  # a list of grids may name different parameters
     inner_cols = ["fold", "grid_index", "inner_fold", "score"] + [f"param_{k}" for k in names]
     return NestedCVResult(table=pd.DataFrame(rows), inner_table=pd.DataFrame(inner_rows, columns=inner_cols),
-                          x_weights=U, y_weights=V, best_params=best, folds=outer)
+                          x_weights=U, y_weights=V, best_params=best, folds=outer, best_index=best_index)

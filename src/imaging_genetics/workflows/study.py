@@ -224,45 +224,27 @@ FINAL_PARAMS_RULE = ("the parameter set chosen most often by the inner grid sear
 def _final_params(res) -> dict[str, Any]:
     """The parameters of the all-sample fit after nested CV (rule: :data:`FINAL_PARAMS_RULE`).
 
+    Grid points are told apart by their position in the grid (``res.best_index``,
+    the ``grid_index`` of the inner table), not by comparing parameter values.
     Returns ``{"params", "votes", "n_folds", "mean_inner_score"}``.
     """
-    chosen = list(res.best_params)
-    keys = [repr(sorted(p.items())) for p in chosen]
+    chosen = list(res.best_index)
     inner = res.inner_table
-    param_cols = [c for c in inner.columns if c.startswith("param_")]
 
-    def mean_inner(params: dict) -> float:
-        if not len(inner):
-            return float("nan")
-        rows = np.ones(len(inner), dtype=bool)
-        for k, v in params.items():
-            col = f"param_{k}"
-            if col not in inner.columns:
-                return float("nan")
-            rows &= np.array([_same_value(x, v) for x in inner[col]], dtype=bool)
-        for c in param_cols:  # grid points (of a list of grids) that do not name a parameter of this one
-            if c[len("param_"):] not in params:
-                rows &= inner[c].isna().to_numpy()
-        scores = inner.loc[rows, "score"].to_numpy(dtype=float)
+    def mean_inner(g: int) -> float:
+        scores = inner.loc[inner["grid_index"] == g, "score"].to_numpy(dtype=float) if len(inner) else np.array([])
         return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
 
     candidates = []
-    for first, key in enumerate(keys):
-        if key in keys[:first]:
+    for first, g in enumerate(chosen):
+        if g in chosen[:first]:
             continue
-        score = mean_inner(chosen[first])
-        candidates.append((-keys.count(key), -(score if math.isfinite(score) else -np.inf), first))
+        score = mean_inner(g)
+        candidates.append((-chosen.count(g), -(score if math.isfinite(score) else -np.inf), first))
     votes, neg_score, first = min(candidates)
     score = -neg_score
-    return {"params": dict(chosen[first]), "votes": -votes, "n_folds": len(chosen),
+    return {"params": dict(res.best_params[first]), "votes": -votes, "n_folds": len(chosen),
             "mean_inner_score": score if math.isfinite(score) else None}
-
-
-def _same_value(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) or (a is None and b is None)
-    except (TypeError, ValueError):  # e.g. arrays
-        return repr(a) == repr(b)
 
 
 #: folds of the held-out statistic of the CCA permutation test
