@@ -256,6 +256,23 @@ def test_permutation_uses_the_majority_parameters_and_states_the_floor(demo_dir)
     assert "held-out value below 0" in html and "5-fold" in html  # the departures from the protocol
 
 
+def test_clinical_score_is_predicted_from_every_model(demo_dir):
+    import pandas as pd
+
+    table = pd.read_csv(demo_dir / "cca_clinical_prediction.csv")
+    assert list(table.columns) == ["method", "features", "rmse", "r"]
+    assert table["method"].iloc[0] == "reference" and set(table["method"].iloc[1:]) == METHODS
+    assert np.isfinite(table[["rmse", "r"]].to_numpy()).all() and (table["rmse"] > 0).all()
+    # the score is the first task's latent genetic score plus noise of SD 1: its own
+    # reference predicts it near the ceiling 1/sqrt(2), and the best variates carry signal
+    ref = table.iloc[0]
+    assert 0.5 < ref["r"] < 0.9
+    assert table["r"].iloc[1:].max() > 0.3
+    results = json.loads((demo_dir / "results.json").read_text())
+    assert [row["method"] for row in results["cca"]["clinical_prediction"]] == table["method"].tolist()
+    assert "Clinical-score prediction" in (demo_dir / "report.html").read_text()
+
+
 # -- what the NMF and biology parts report -------------------------------------------------------
 
 def test_nmf_comparison_modules_and_overlap(demo_dir):

@@ -295,3 +295,43 @@ def test_missing_values_left_by_preprocessing_fail_before_any_fit(study):
                                          r"\(fmri: 2 in column\(s\) fmri4\); set 'impute: true'"):
         _run_study(study, out)
     assert not (out / "report.html").exists()
+
+
+def test_outcomes_are_predicted_from_each_model(study):
+    """A study's outcomes are predicted by cross-validated ridge regression from every CCA
+    model's variates; a planted outcome is predicted, a subject without a value is left out."""
+    frame = pd.read_csv(study.parent / "fmri.csv")
+    rng = np.random.default_rng(3)
+    signal = frame[[f"fmri{j}" for j in range(6)]].mean(axis=1).to_numpy()
+    clinical = pd.DataFrame({"IID": frame["IID"], "score": signal + 0.3 * rng.standard_normal(len(frame)),
+                             "noise": rng.standard_normal(len(frame))})
+    clinical.loc[4, "score"] = np.nan
+    clinical.to_csv(study.parent / "clinical.csv", index=False)
+    study.write_text(STUDY.replace("preprocessing:", "outcomes: {file: clinical.csv, id_column: IID}\npreprocessing:")
+                     .replace("models: [SCCA]", "models: [SCCA, MTSCCA]"))
+    out = study.parent / "out"
+    _run_study(study, out)
+    pred = pd.read_csv(out / "cca_outcome_prediction.csv")
+    assert list(pred.columns) == ["method", "outcome", "n_samples", "rmse", "r", "outcome_sd"]
+    assert [tuple(r) for r in pred[["method", "outcome"]].itertuples(index=False)] == [
+        ("SCCA", "score"), ("SCCA", "noise"), ("MTSCCA", "score"), ("MTSCCA", "noise")]
+    assert pred.set_index(["method", "outcome"])["n_samples"].to_dict() == {
+        ("SCCA", "score"): 39, ("SCCA", "noise"): 40, ("MTSCCA", "score"): 39, ("MTSCCA", "noise"): 40}
+    score = pred[pred.outcome == "score"]
+    assert (score["r"] > 0.5).all() and (score["rmse"] < score["outcome_sd"]).all()
+    assert (pred[pred.outcome == "noise"]["r"].abs() < 0.5).all()
+    results = json.loads((out / "results.json").read_text())
+    assert [r["outcome"] for r in results["cca"]["outcome_prediction"]] == ["score", "noise", "score", "noise"]
+    assert "Prediction of the outcomes" in (out / "report.html").read_text()
+
+
+def test_missing_covariates_are_an_input_error_naming_column_and_sample(study):
+    frame = pd.read_csv(study.parent / "fmri.csv")
+    clinical = pd.DataFrame({"IID": frame["IID"], "age": np.linspace(60, 80, len(frame))})
+    clinical.loc[7, "age"] = np.nan
+    clinical.to_csv(study.parent / "clinical.csv", index=False)
+    study.write_text(STUDY.replace("preprocessing:", "covariates: {file: clinical.csv, id_column: IID}\n"
+                                                     "preprocessing:\n  residualize: true"))
+    with pytest.raises(ValueError, match=r"covariates: 1 missing value\(s\) in column\(s\) age \(sample\(s\) S07\); "
+                                         r"covariates are not imputed"):
+        _run_study(study, study.parent / "out")

@@ -26,6 +26,10 @@ graphs) and, under ``analyses``, what to run::
 Prior networks follow each modality's ``graph`` (an edge list, ``ld`` or
 ``correlation``); rules are evaluated on the training rows of every split.
 Graphs and cross adjacencies are restricted to the features preprocessing kept.
+With ``outcomes``, each CCA model's canonical variates predict every outcome column
+by cross-validated ridge regression (:func:`imaging_genetics.inference.predict_outcome`,
+``outer_cv`` folds); samples without a value of an outcome are left out of its
+prediction.
 The output folder gets the same kind of report as the demo.
 
 Keys of ``params`` / ``param_grid`` that no listed model has are rejected when the
@@ -78,12 +82,25 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
         if spec.impute and frame.isna().to_numpy().any():
             frame = MeanImputer().fit_transform(frame)
         if spec.residualize and views.covariates is not None:
+            _check_covariates(views.covariates)
             frame = CovariateResidualizer().fit(frame, views.covariates).transform(frame, views.covariates)
         data[name] = frame
     constant = _constant_features(data)
     if constant:
         log.warning("run: %s", _constant_text(constant))
     return data
+
+
+def _check_covariates(covariates: pd.DataFrame) -> None:
+    """Covariates are regressed out as given: a missing value is an input error naming
+    the column and the samples."""
+    missing = covariates.isna()
+    if missing.to_numpy().any():
+        cols = [str(c) for c in covariates.columns[missing.any(axis=0).to_numpy()]]
+        rows = [str(r) for r in covariates.index[missing.any(axis=1).to_numpy()]]
+        raise ValueError(f"covariates: {int(missing.to_numpy().sum())} missing value(s) in column(s) "
+                         f"{', '.join(cols[:5])} (sample(s) {', '.join(rows[:5])}{' ...' if len(rows) > 5 else ''}); "
+                         "covariates are not imputed: fill them in the covariates file, or remove those samples")
 
 
 def check_complete(data: dict[str, pd.DataFrame], names: list[str]) -> None:
@@ -322,7 +339,7 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
     rep.section("Multi-task sparse CCA")
     rep.text(f"{X.shape[0]} samples; {X.shape[1]} SNPs ({spec.genotype}) against {', '.join(spec.imaging)}.")
     rep.text(_cca_design_text(spec))
-    summaries, traces, notes, final = [], {}, {}, {}
+    summaries, traces, notes, final, predictions = [], {}, {}, {}, []
     for name in spec.models:
         progress.step(f"CCA: {name}")
         model, grid = _cca_model(name, spec, random_state)
@@ -368,6 +385,8 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
             rep.figure(figs.region_weight_bars(np.column_stack(V), region_names or [f"region{j + 1}" for j in range(V[0].size)],
                                                modality_labels=list(spec.imaging), title=f"{name}: largest region weights"),
                        caption=f"{name}: largest region weights per modality.")
+        if views.outcomes is not None:
+            predictions.extend(_predict_outcomes(name, model, X, Ys, views.outcomes, spec, prior, random_state, n_jobs))
         traces[name] = fitted.objective_
         notes[name] = (f"converged at iteration {fitted.n_iter_}" if fitted.n_iter_ < fitted.max_iter
                        else f"stopped at max_iter {fitted.max_iter}")
@@ -391,6 +410,34 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
                        "value axis (the reweighted algorithm lowers a surrogate of the objective at every block update; "
                        "the objective itself can rise slightly near the end).")
     results["cca"] = {"summary": summary.to_dict(orient="records"), "final_params": final}
+    if predictions:
+        pred = pd.DataFrame(predictions)
+        write_table(pred, out / "cca_outcome_prediction.csv", index=False)
+        rep.table(pred.round(4), caption=(
+            f"Prediction of the outcomes from each model's canonical variates (X u_k and Y_k v_k): ridge regression, "
+            f"{spec.outer_cv}-fold cross-validation with the CCA model, the variates' scaling and the ridge penalty "
+            "fitted on the training rows of every fold; RMSE and Pearson r of the pooled held-out predictions. The "
+            "CCA parameters are those of the fit on all samples. outcome_sd is the RMSE of predicting the mean; "
+            "samples without a value of an outcome are left out of its prediction."))
+        results["cca"]["outcome_prediction"] = pred.to_dict(orient="records")
+
+
+def _predict_outcomes(name, model, X, Ys, outcomes: pd.DataFrame, spec, prior, random_state: int,
+                      n_jobs: int) -> list[dict]:
+    """Cross-validated ridge prediction of every outcome column from the model's
+    canonical variates (:func:`imaging_genetics.inference.predict_outcome`); one row
+    per outcome: method, outcome, n_samples, rmse, r, outcome_sd."""
+    from ..inference import predict_outcome
+
+    rows = []
+    for col in outcomes.columns:
+        y = outcomes[col].astype(float)
+        keep = np.isfinite(y.to_numpy())
+        res = predict_outcome(model, X.loc[keep], [Y.loc[keep] for Y in Ys], y.loc[keep], features="variates",
+                              cv=spec.outer_cv, prior=prior, random_state=random_state, n_jobs=n_jobs)
+        rows.append({"method": name, "outcome": str(col), "n_samples": int(keep.sum()), "rmse": res.rmse,
+                     "r": res.r, "outcome_sd": float(np.std(y.to_numpy()[keep]))})
+    return rows
 
 
 def _kept_features(views, data, name: str) -> np.ndarray | None:
