@@ -335,3 +335,16 @@ def test_missing_covariates_are_an_input_error_naming_column_and_sample(study):
     with pytest.raises(ValueError, match=r"covariates: 1 missing value\(s\) in column\(s\) age \(sample\(s\) S07\); "
                                          r"covariates are not imputed"):
         _run_study(study, study.parent / "out")
+
+
+def test_an_outcome_with_too_few_values_fails_before_any_fit(study):
+    frame = pd.read_csv(study.parent / "fmri.csv")
+    clinical = pd.DataFrame({"IID": frame["IID"], "score": np.nan})
+    clinical.loc[:2, "score"] = [1.0, 2.0, 3.0]
+    clinical.to_csv(study.parent / "clinical.csv", index=False)
+    study.write_text(STUDY.replace("preprocessing:", "outcomes: {file: clinical.csv, id_column: IID}\npreprocessing:"))
+    out = study.parent / "out"
+    with pytest.raises(ValueError, match=r"study\.yaml: outcomes: column 'score' has a value for 3 sample\(s\); "
+                                         r"predicting it under 2-fold cross-validation needs at least 4"):
+        _run_study(study, out)
+    assert not (out / "report.html").exists()

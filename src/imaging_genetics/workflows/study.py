@@ -103,6 +103,16 @@ def _check_covariates(covariates: pd.DataFrame) -> None:
                          "covariates are not imputed: fill them in the covariates file, or remove those samples")
 
 
+def _check_outcomes(outcomes: pd.DataFrame, folds: int) -> None:
+    """Every outcome column has a value for at least two samples per cross-validation fold,
+    so its prediction can be trained and tested (checked before the first fit)."""
+    for col in outcomes.columns:
+        n = int(np.isfinite(outcomes[col].to_numpy(dtype=float)).sum())
+        if n < 2 * folds:
+            raise ValueError(f"outcomes: column {col!r} has a value for {n} sample(s); predicting it under "
+                             f"{folds}-fold cross-validation needs at least {2 * folds}")
+
+
 def check_complete(data: dict[str, pd.DataFrame], names: list[str]) -> None:
     """Raise ValueError naming each modality of ``names`` (and its columns) that still
     holds missing values after preprocessing, with the study-file fix."""
@@ -674,6 +684,8 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
         used = [*(([spec.analyses.cca.genotype, *spec.analyses.cca.imaging]) if spec.analyses.cca is not None else []),
                 *(spec.analyses.nmf.modalities if spec.analyses.nmf is not None else [])]
         check_complete(data, list(dict.fromkeys(used)))
+        if spec.analyses.cca is not None and views.outcomes is not None:
+            _check_outcomes(views.outcomes, spec.analyses.cca.outer_cv)
         nmf_inputs = _nmf_inputs(views, data, spec.analyses.nmf) if spec.analyses.nmf is not None else None
         # every analysis's settings, before the first fit writes anything
         _check_analyses(views, data, spec.analyses, nmf_inputs, random_state, n_jobs)
