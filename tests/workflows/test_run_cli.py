@@ -290,9 +290,13 @@ def test_missing_values_left_by_preprocessing_fail_before_any_fit(study):
     frame.loc[[3, 8], "fmri4"] = np.nan
     frame.to_csv(study.parent / "fmri.csv", index=False)
     study.write_text(STUDY.replace("  genotype_qc:", "  impute: false\n  genotype_qc:"))
+    _fails_before_any_fit(study, r"study\.yaml: missing values remain after preprocessing "
+                                 r"\(fmri: 2 in column\(s\) fmri4\); set 'impute: true'")
+
+
+def _fails_before_any_fit(study, match):
     out = study.parent / "out"
-    with pytest.raises(ValueError, match=r"study\.yaml: missing values remain after preprocessing "
-                                         r"\(fmri: 2 in column\(s\) fmri4\); set 'impute: true'"):
+    with pytest.raises(ValueError, match=match):
         _run_study(study, out)
     assert not (out / "report.html").exists()
 
@@ -343,8 +347,5 @@ def test_an_outcome_with_too_few_values_fails_before_any_fit(study):
     clinical.loc[:2, "score"] = [1.0, 2.0, 3.0]
     clinical.to_csv(study.parent / "clinical.csv", index=False)
     study.write_text(STUDY.replace("preprocessing:", "outcomes: {file: clinical.csv, id_column: IID}\npreprocessing:"))
-    out = study.parent / "out"
-    with pytest.raises(ValueError, match=r"study\.yaml: outcomes: column 'score' has a value for 3 sample\(s\); "
-                                         r"predicting it under 2-fold cross-validation needs at least 4"):
-        _run_study(study, out)
-    assert not (out / "report.html").exists()
+    _fails_before_any_fit(study, r"study\.yaml: outcomes: column 'score' has a value for 3 sample\(s\); "
+                                 r"predicting it under 2-fold cross-validation needs at least 4")
