@@ -349,3 +349,17 @@ def test_an_outcome_with_too_few_values_fails_before_any_fit(study):
     study.write_text(STUDY.replace("preprocessing:", "outcomes: {file: clinical.csv, id_column: IID}\npreprocessing:"))
     _fails_before_any_fit(study, r"study\.yaml: outcomes: column 'score' has a value for 3 sample\(s\); "
                                  r"predicting it under 2-fold cross-validation needs at least 4")
+
+
+def test_covariates_given_without_residualize_are_reported_as_unused(study, caplog):
+    from imaging_genetics.workflows.study import _preprocessing_text, preprocessed_study
+
+    frame = pd.read_csv(study.parent / "fmri.csv")
+    pd.DataFrame({"IID": frame["IID"], "age": np.linspace(60, 80, len(frame))}).to_csv(
+        study.parent / "clinical.csv", index=False)
+    study.write_text(STUDY.replace("preprocessing:", "covariates: {file: clinical.csv, id_column: IID}\npreprocessing:"))
+    with caplog.at_level("WARNING"):
+        spec, views, data = preprocessed_study(study)
+    assert any("covariates are read but not used; set 'residualize: true'" in r.getMessage() for r in caplog.records)
+    assert "No covariate adjustment (covariates were given, but residualize is false)." in _preprocessing_text(
+        spec.preprocessing, views, data)

@@ -88,6 +88,9 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
     constant = _constant_features(data)
     if constant:
         log.warning("run: %s", _constant_text(constant))
+    if views.covariates is not None and not spec.residualize:
+        log.warning("run: the covariates are read but not used; set 'residualize: true' under preprocessing "
+                    "to regress them out of every modality")
     return data
 
 
@@ -169,6 +172,8 @@ def _preprocessing_text(spec, views, data) -> str:
         parts.append(f"No imputation ({n_missing} missing values).")
     if spec.residualize and views.covariates is not None:
         parts.append(f"Covariates regressed out of every modality: {', '.join(map(str, views.covariates.columns))}.")
+    elif views.covariates is not None:
+        parts.append("No covariate adjustment (covariates were given, but residualize is false).")
     else:
         parts.append("No covariate adjustment.")
     constant = _constant_features(data)
