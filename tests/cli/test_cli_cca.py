@@ -174,3 +174,37 @@ def test_out_is_a_file_fails_before_any_data_is_read(tmp_path, cmd, console):
     assert code == 2, err
     assert err.startswith(f"Error: Invalid value for '--out' / '-o': {afile} exists and is a file, not a folder")
     assert "Errno" not in err and "none.csv" not in err
+
+
+def test_predict_outcomes_from_tables_simulation_and_errors(tmp_path):
+    # simulated: the first task's latent variable plus noise, predicted from the variates
+    res = _run(["predict", *SIM, "--out", str(tmp_path / "s"), "--cv", "3"])
+    summary = pd.read_csv(tmp_path / "s" / "prediction.csv")
+    assert list(summary.columns) == ["method", "outcome", "features", "n_samples", "rmse", "r", "outcome_sd"]
+    assert summary.loc[0, "outcome"] == "simulated_score" and summary.loc[0, "n_samples"] == 40
+    assert "simulated_score: RMSE" in res.output
+    assert len(pd.read_csv(tmp_path / "s" / "predictions.csv")) == 40
+    assert len(pd.read_csv(tmp_path / "s" / "prediction_folds.csv")) == 3
+    # tables: the outcome file in another order, one sample without a value, one not analysed
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(30)]
+    X = pd.DataFrame(rng.standard_normal((30, 12)), index=pd.Index(ids, name="subject"))
+    Y = pd.DataFrame(rng.standard_normal((30, 6)), index=pd.Index(ids, name="subject"))
+    X.add_prefix("rs").to_csv(tmp_path / "snp.csv")
+    Y.add_prefix("roi").to_csv(tmp_path / "fmri.csv")
+    score = pd.Series(Y.to_numpy()[:, :2].sum(axis=1), index=pd.Index(ids, name="subject"), name="score")
+    clinical = pd.DataFrame({"score": score, "site": "A"}).iloc[::-1]
+    clinical.loc["s5", "score"] = np.nan
+    clinical.loc["other"] = [1.0, "B"]
+    clinical.to_csv(tmp_path / "clinical.csv")
+    base = ["predict", "--x", str(tmp_path / "snp.csv"), "--y", str(tmp_path / "fmri.csv"), "--model", "scca",
+            "--param", "max_iter=30", "--cv", "3", "--outcome", str(tmp_path / "clinical.csv")]
+    _run(base + ["--outcome-column", "score", "--out", str(tmp_path / "t")])
+    per_sample = pd.read_csv(tmp_path / "t" / "predictions.csv").set_index("sample")
+    assert len(per_sample) == 29 and "s5" not in per_sample.index
+    np.testing.assert_allclose(per_sample["observed"], score.drop("s5").loc[per_sample.index])
+    assert pd.read_csv(tmp_path / "t" / "prediction.csv").loc[0, "n_samples"] == 29
+    for extra, message in ((["--outcome-column", "age"], "--outcome-column: ['age'] not among"),
+                           ([], "column(s) ['site'] are not numeric")):
+        bad = runner.invoke(app, base + extra + ["--out", str(tmp_path / "bad")])
+        assert bad.exit_code != 0 and message in " ".join(bad.output.replace("│", " ").split()), bad.output

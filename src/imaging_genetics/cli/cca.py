@@ -1,5 +1,6 @@
 """``imaging-genetics cca``: fit, cross-validate, permutation-test and stability-select
-the structured sparse CCA models, on simulated data or on tables from disk.
+the structured sparse CCA models, and predict clinical scores from them, on simulated
+data or on tables from disk.
 
 Data sources (exactly one):
 
@@ -27,7 +28,8 @@ import pandas as pd
 import typer
 
 app = typer.Typer(
-    help="Structured sparse CCA (MTS2CCA and competitors): fit, nested CV, permutation test, stability selection.",
+    help="Structured sparse CCA (MTS2CCA and competitors): fit, nested CV, permutation test, stability selection, "
+         "clinical-score prediction.",
     no_args_is_help=True,
 )
 
@@ -53,7 +55,7 @@ _CLASS = {"mts2cca": "MTS2CCA", "mtscca": "MTSCCA", "mtgscca": "MTGSCCA", "jcbsc
 class Data:
     """Loaded inputs: X (n, p), Ys (K × (n, q_k)), names, optional truth."""
 
-    def __init__(self, X, Ys, x_names, y_names, task_names, truth=None, sample_ids=None):
+    def __init__(self, X, Ys, x_names, y_names, task_names, truth=None, sample_ids=None, outcomes=None):
         self.X = X
         self.Ys = Ys
         self.x_names = x_names
@@ -61,6 +63,7 @@ class Data:
         self.task_names = task_names
         self.truth = truth
         self.sample_ids = sample_ids
+        self.outcomes = outcomes  # a study's outcomes (DataFrame, rows = sample_ids)
 
     @property
     def n_samples(self) -> int:
@@ -179,7 +182,7 @@ def _load(simulate: bool, x: Optional[Path], y: Optional[list[Path]], study: Opt
             raise typer.BadParameter(f"--study {study}: {exc}") from None
         return Data(data[xm].to_numpy(dtype=np.float64), [data[m].to_numpy(dtype=np.float64) for m in yms],
                     [str(c) for c in data[xm].columns], [[str(c) for c in data[m].columns] for m in yms], yms,
-                    sample_ids=list(views.sample_index))
+                    sample_ids=list(views.sample_index), outcomes=views.outcomes)
     if x is None or not y:
         raise typer.BadParameter("--x and at least one --y are needed together")
     from ..io import read_table
@@ -471,3 +474,99 @@ def stability_cmd(
                                title="Region selection frequency"), out, "stability_regions")
     top = table[table["modality"] == "X"].head(10)
     typer.echo("most stable SNPs: " + ", ".join(f"{f} ({v:.2f})" for f, v in zip(top["feature"], top["frequency"])))
+
+
+class Features(str, Enum):
+    variates = "variates"
+    selected = "selected"
+
+
+def _outcome_table(data: Data, outcome: Optional[Path], columns: Optional[list[str]], id_column: Optional[str],
+                   random_state: int) -> pd.DataFrame:
+    """The outcomes to predict, one column each, rows in the order of the data's samples
+    (NaN where a sample has no value)."""
+    if outcome is not None:
+        from ..io import read_table
+
+        if data.sample_ids is None:
+            raise typer.BadParameter("--outcome: simulated samples have no IDs to match; with --simulate the "
+                                     "outcome is simulated (leave --outcome out)")
+        table = read_table(outcome, id_column=id_column if id_column is not None else 0)
+        table.index = table.index.astype(str)
+        ids = [str(i) for i in data.sample_ids]
+        found = table.index.intersection(ids)
+        if len(found) == 0:
+            raise typer.BadParameter(f"--outcome: no sample ID of {outcome} is among the analysed samples; check "
+                                     "--id-column")
+        if table.index.has_duplicates:
+            raise typer.BadParameter(f"--outcome: {outcome} lists a sample ID more than once")
+        table = table.reindex(ids)
+    elif data.outcomes is not None:
+        table = data.outcomes.copy()
+    elif data.truth is not None and "latent" in data.truth:
+        # the first task's latent variable plus noise of unit SD: the best attainable r is 1/sqrt(2)
+        z = np.asarray(data.truth["latent"], dtype=np.float64)[:, 0]
+        noise = np.random.default_rng([random_state, 7]).standard_normal(z.size)
+        table = pd.DataFrame({"simulated_score": z + noise})
+    else:
+        raise typer.BadParameter("--outcome: give a table of outcomes (or use --study with an outcomes section)")
+    if columns:
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise typer.BadParameter(f"--outcome-column: {missing} not among the outcome columns "
+                                     f"{[str(c) for c in table.columns]}")
+        table = table[columns]
+    bad = [str(c) for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if bad:
+        raise typer.BadParameter(f"--outcome: column(s) {bad} are not numeric; choose numeric ones with "
+                                 "--outcome-column")
+    return table
+
+
+@app.command("predict")
+def predict_cmd(
+    out: Path = _OUT, model: Model = _MODEL, param: Optional[list[str]] = _PARAM,
+    outcome: Optional[Path] = typer.Option(None, "--outcome", help="Table of outcomes (clinical scores) with a sample ID column; with --study the study's outcomes are the default, with --simulate a simulated score."),
+    outcome_column: Optional[list[str]] = typer.Option(None, "--outcome-column", help="Outcome column to predict (repeat; default: every column)."),
+    features: Features = typer.Option(Features.variates, "--features", help="variates: the canonical variates; selected: the raw top-ranked SNPs and regions."),
+    n_selected: int = typer.Option(10, "--n-selected", help="selected: top SNPs and top regions per modality."),
+    cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
+    simulate: bool = _opt_simulate(), n_samples: int = _SIM["n_samples"], n_snps: int = _SIM["n_snps"],
+    n_rois: int = _SIM["n_rois"], correlations: str = _SIM["correlations"],
+    x: Optional[Path] = _X, y: Optional[list[Path]] = _Y, study: Optional[Path] = _STUDY,
+    id_column: Optional[str] = _IDC, x_modality: Optional[str] = _XM, y_modality: Optional[list[str]] = _YM,
+    fmt: Format = _FMT, random_state: int = _SEED, n_jobs: int = _JOBS, prior: bool = _PRIOR,
+) -> None:
+    """Cross-validated prediction of clinical scores from a model's canonical variates or selected features (ridge)."""
+    from ..inference import predict_outcome
+
+    # the model (and its --param values) is checked before any data is read or simulated
+    est = _make_model(model, _parse_params(param), random_state)
+    _check_out(out)
+    data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
+    table = _outcome_table(data, outcome, outcome_column, id_column, random_state)
+    for col in table.columns:
+        n = int(np.isfinite(table[col].to_numpy(dtype=np.float64)).sum())
+        if n < 2 * cv:
+            raise typer.BadParameter(f"--outcome: column {str(col)!r} has a value for {n} of the analysed samples; "
+                                     f"{cv}-fold cross-validation needs at least {2 * cv}")
+    out.mkdir(parents=True, exist_ok=True)
+    ids = data.sample_ids if data.sample_ids is not None else list(range(data.n_samples))
+    summary, folds, per_sample = [], [], []
+    for col in table.columns:
+        y_all = table[col].to_numpy(dtype=np.float64)
+        keep = np.isfinite(y_all)
+        res = predict_outcome(est, data.X[keep], [Y[keep] for Y in data.Ys], y_all[keep], features=features.value,
+                              n_selected=n_selected, cv=cv, prior="correlation" if prior else None,
+                              random_state=random_state, n_jobs=n_jobs)
+        summary.append({"method": _CLASS[model.value], "outcome": str(col), "features": features.value,
+                        "n_samples": int(keep.sum()), "rmse": res.rmse, "r": res.r,
+                        "outcome_sd": float(np.std(y_all[keep]))})
+        folds.append(res.table.assign(outcome=str(col)))
+        per_sample.append(pd.DataFrame({"sample": np.asarray(ids, dtype=object)[keep], "outcome": str(col),
+                                        "observed": y_all[keep], "predicted": res.predictions}))
+        typer.echo(f"{col}: RMSE {res.rmse:.4g} (outcome SD {summary[-1]['outcome_sd']:.4g}), r = {res.r:.3f} "
+                   f"over {int(keep.sum())} samples")
+    _write(pd.DataFrame(summary), out, "prediction", fmt)
+    _write(pd.concat(folds, ignore_index=True), out, "prediction_folds", fmt)
+    _write(pd.concat(per_sample, ignore_index=True), out, "predictions", fmt)

@@ -136,7 +136,8 @@ def multitask_cca_data(
         Keys of this function only: ``x_loadings`` (p, K) the generating loadings
         ``a_k`` (``X = Z x_loadings' + E_x``), ``y_loadings`` (list of K (q,)) the
         generating ``b_k`` (``Y_k = z_k b_k' + E_k``), ``ld_blocks`` (p,) the LD
-        block label of each SNP.
+        block label of each SNP, ``latent`` (n, K) the shared latent variables
+        ``Z = [z_1 ... z_K]``.
     """
     n = check_positive_int(n_samples, "n_samples", minimum=2)
     p = check_positive_int(n_snps, "n_snps")
@@ -300,5 +301,6 @@ def multitask_cca_data(
         "ld_blocks": ld_blocks,
         "modules": modules,
         "correlations": rho.copy(),
+        "latent": Z.copy(),
     }
     return X, Ys, truth
