@@ -361,3 +361,30 @@ def test_zero_components_are_reported(problem):
         warnings.simplefilter("always")
         JCBSNMF(3, random_state=0, n_restarts=1, max_iter=50).fit(Xs, cross_adjacency=cross, graphs=graphs)
     assert not [w for w in seen if "came out zero" in str(w.message)]
+
+
+def test_labelled_tables_keep_their_column_names(problem, tmp_path):
+    """A fit on labelled tables keeps each modality's column labels; the reconstruction
+    measures refuse tables whose columns come in another order (they would pair each
+    column with another feature's H)."""
+    import pandas as pd
+
+    from imaging_genetics.inference import reconstruction_correlation, reconstruction_errors
+
+    Xs, cross, graphs = problem
+    names = [[f"m{I}_f{j}" for j in range(X.shape[1])] for I, X in enumerate(Xs)]
+    Xf = [pd.DataFrame(X, columns=nm) for X, nm in zip(Xs, names)]
+    m = JNMF(3, n_restarts=1, max_iter=20, random_state=0).fit([Xf[0], Xs[1], Xf[2]])
+    assert [None if f is None else list(f) for f in m.feature_names_in_] == [names[0], None, names[2]]
+    expected = reconstruction_correlation(m, Xs)
+    np.testing.assert_array_equal(reconstruction_correlation(m, Xf), expected)
+    shuffled = [Xf[0], Xf[1], Xf[2].iloc[:, ::-1]]
+    for measure in (reconstruction_correlation, reconstruction_errors):
+        with pytest.raises(ValueError, match=r"Xs\[2\] columns differ from those seen in fit \(same names in a "
+                                             r"different order\); select them as Xs\[2\]\[model\.feature_names_in_\[2\]\]"):
+            measure(m, shuffled)
+    m.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="Xs\\[2\\] columns differ"):
+        reconstruction_correlation(imaging_genetics.load(tmp_path / "m.npz"), shuffled)
+    m.fit(Xs)
+    assert not hasattr(m, "feature_names_in_")

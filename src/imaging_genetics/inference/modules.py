@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from .._products import one_blas_thread
 from .._stats import centred, norm, vdot
-from .._validation import EPS, check_matrices, check_positive_int
+from .._validation import EPS, _column_names, check_feature_names, check_matrices, check_positive_int
 
 __all__ = [
     "extract_modules",
@@ -562,9 +562,14 @@ def _fit_products(model: Any, Xs: Sequence[Any]):
     Hs = _coefficients(model)
     if W.ndim != 2:
         raise ValueError(f"model: basis_ must be 2-D (n_samples, k), got shape {W.shape}")
+    given = [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
     Xs = check_matrices(Xs, "Xs", nonnegative=False)
     if len(Xs) != len(Hs):
         raise ValueError(f"Xs has {len(Xs)} modalities but the model has {len(Hs)}")
+    # labelled tables are paired with H_I's columns by position: the labels must match
+    fitted = getattr(model, "feature_names_in_", None) or [None] * len(Hs)
+    for I, (names, known) in enumerate(zip(given, fitted)):
+        check_feature_names(names, known, f"Xs[{I}]", f"select them as Xs[{I}][model.feature_names_in_[{I}]]")
     for I, (X, H) in enumerate(zip(Xs, Hs)):
         if H.shape[0] != W.shape[1]:
             raise ValueError(f"model: coefficients_[{I}] has {H.shape[0]} rows but basis_ has {W.shape[1]} columns")

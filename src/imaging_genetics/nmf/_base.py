@@ -425,6 +425,7 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         self
         """
         prob, k, tol = self._validate(Xs, cross_adjacency, graphs)
+        labels = [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
         Xs = prob.Xs
         rs = check_random_state(self.random_state)
         R = int(self.n_restarts)
@@ -468,6 +469,10 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         self.restart_objectives_ = finals
         self.restart_seeds_ = seeds.astype(np.int64)
         self.best_restart_ = best
+        if any(nm is not None for nm in labels):
+            self.feature_names_in_ = [None if nm is None else np.array(nm, dtype=str) for nm in labels]
+        elif hasattr(self, "feature_names_in_"):  # from an earlier fit on labelled tables
+            del self.feature_names_in_
         self.n_features_ = [int(X.shape[1]) for X in Xs]
         terms = objective_terms(prob, res["W"][None], [H[None] for H in res["Hs"]])
         self.objective_terms_ = {key: float(v[0]) for key, v in terms.items()}

@@ -77,6 +77,10 @@ _ATTRIBUTES = """
         Final value of each term of F: fit, cross, smoothness, basis, sparsity.
     n_features_ : list of int
         p_I per modality.
+    feature_names_in_ : list of M (ndarray of str (p_I,) or None)
+        Column labels of each labelled X_I (absent when no X_I was labelled).
+        ``reconstruction_correlation`` and ``reconstruction_errors`` refuse labelled
+        tables whose columns differ from these, or come in another order.
 """
 
 
