@@ -33,8 +33,12 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 def _column_names(X: Any) -> list[str] | None:
+    """The column labels of a table as str; None for arrays and for tables whose columns
+    carry only the default positions 0..p-1 (which name no feature)."""
     cols = getattr(X, "columns", None)
-    return [str(c) for c in cols] if cols is not None else None
+    if cols is None or cols.equals(pd.RangeIndex(len(cols))):
+        return None
+    return [str(c) for c in cols]
 
 
 def check_feature_names(given: Any, fitted: np.ndarray | None, what: str, remedy: str) -> None:
@@ -58,6 +62,27 @@ def check_feature_names(given: Any, fitted: np.ndarray | None, what: str, remedy
     raise ValueError(f"{what} columns differ from those seen in fit ({detail}); {remedy}")
 
 
+def reorder_by_labels(obj: Any, labels: list[str], wanted: Sequence[str], name: str, what: str, unit: str,
+                      fix: str, axis: int = 0) -> Any:
+    """``obj`` (Series or DataFrame) taken along ``axis`` by its labels ``labels`` (str)
+    in the order ``wanted``; labels not wanted are left out.
+
+    A label given twice, or a wanted label missing, is a ValueError:
+    ``"{name}: no entry in {what} for {n} of the {unit}, e.g. [...]; {fix}"``.
+    """
+    if labels == list(wanted):
+        return obj
+    counts = Counter(labels)
+    if len(counts) < len(labels):
+        dup = sorted(x for x, c in counts.items() if c > 1)[:5]
+        raise ValueError(f"{name}: {what} {dup} appear more than once")
+    missing = [x for x in wanted if x not in counts]
+    if missing:
+        raise ValueError(f"{name}: no entry in {what} for {len(missing)} of the {unit}, e.g. {missing[:5]}; {fix}")
+    framed = obj.set_axis(labels, axis=axis)
+    return framed.loc[list(wanted)] if axis == 0 else framed.loc[:, list(wanted)]
+
+
 def align_labelled_adjacency(A: Any, rows: Sequence[str] | None, cols: Sequence[str] | None, name: str) -> Any:
     """A prior network given as a labelled table, reordered to the features it links.
 
@@ -72,24 +97,11 @@ def align_labelled_adjacency(A: Any, rows: Sequence[str] | None, cols: Sequence[
         return A
     if isinstance(A.index, pd.RangeIndex) and isinstance(A.columns, pd.RangeIndex):
         return A
-    labels = {"row": [str(x) for x in A.index], "column": [str(x) for x in A.columns]}
-    wanted = {"row": list(rows), "column": list(cols)}
-    if labels["row"] == wanted["row"] and labels["column"] == wanted["column"]:
-        return A
-    for axis in ("row", "column"):
-        have = labels[axis]
-        counts = Counter(have)
-        if len(counts) < len(have):
-            dup = sorted(x for x, c in counts.items() if c > 1)[:5]
-            raise ValueError(f"{name}: {axis} labels {dup} appear more than once")
-        missing = [x for x in wanted[axis] if x not in counts]
-        if missing:
-            raise ValueError(
-                f"{name}: its {axis} labels do not name the features it links ({len(missing)} missing, "
-                f"e.g. {missing[:5]}); label its {axis}s with the feature names, or pass "
-                f"{name}.to_numpy() to pair them with the features by position")
-    framed = A.set_axis(labels["row"], axis=0).set_axis(labels["column"], axis=1)
-    return framed.loc[wanted["row"], wanted["column"]]
+    for axis, (labels, wanted, word) in enumerate(((A.index, rows, "row"), (A.columns, cols, "column"))):
+        A = reorder_by_labels(A, [str(x) for x in labels], wanted, name, f"its {word} labels", "features it links",
+                              f"label its {word}s with the feature names, or pass {name}.to_numpy() to pair "
+                              f"them with the features by position", axis=axis)
+    return A
 
 
 def _describe_columns(mask: np.ndarray, names: list[str] | None, limit: int = 5) -> str:

@@ -73,6 +73,31 @@ def test_ld_graph_recovers_block_structure():
     assert np.allclose(A[i[:20], j[:20]].A1, r**2, atol=1e-10)
 
 
+def test_ld_graph_takes_positions_by_snp_id():
+    """A .bim-like table (or a Series indexed by SNP) is matched to labelled genotype
+    columns by SNP ID: another order, or the positions of a larger panel, give the
+    same graph; a genotype column without a position is an error."""
+    rng = np.random.default_rng(4)
+    G = block_genotypes(200, [5, 5, 6], rng)
+    snps = [f"rs{j}" for j in range(G.shape[1])]
+    Gf = pd.DataFrame(G, columns=snps)
+    bim = pd.DataFrame({"chrom": [1] * 8 + [2] * 8, "snp": snps, "pos": np.arange(16) * 1000})
+    expected = ld_graph(G, bim[["chrom", "pos"]].to_numpy()[:, 1], window=2500, chromosomes=bim["chrom"].to_numpy())
+    for table in (bim, bim.iloc[::-1], pd.concat([bim, pd.DataFrame({"chrom": [3], "snp": ["rs_other"], "pos": [0]})])):
+        assert (ld_graph(Gf, table, window=2500) != expected).nnz == 0
+    by_index = pd.Series(bim["pos"].to_numpy(), index=snps).iloc[::-1]
+    assert (ld_graph(Gf, by_index, window=2500, chromosomes=bim["chrom"].to_numpy()) != expected).nnz == 0
+    # read by position, a shuffled table is another layout
+    shuffled = bim.sample(frac=1.0, random_state=0)
+    assert (ld_graph(Gf, shuffled, window=2500) != expected).nnz == 0
+    assert (ld_graph(G, shuffled.reset_index(drop=True), window=2500) != expected).nnz > 0
+    with pytest.raises(ValueError, match=r"positions: no entry in its SNP IDs for 1 of the genotype columns, "
+                                         r"e\.g\. \['rs0'\]"):
+        ld_graph(Gf, bim.iloc[1:], window=2500)
+    # unlabelled columns (0..p-1) name no SNP: the table is read by position
+    assert (ld_graph(pd.DataFrame(G), bim, window=2500) != expected).nnz == 0
+
+
 def test_ld_graph_respects_window_and_chromosomes():
     rng = np.random.default_rng(3)
     G = block_genotypes(300, [10], rng)

@@ -94,8 +94,8 @@ def test_labelled_priors_are_taken_by_label(problem):
     assert np.abs(a.basis_ - c.basis_).max() > 1e-9 * np.abs(a.basis_).max()
     bad = dict(cross_f)
     bad[(0, 2)] = bad[(0, 2)].rename(columns={names[2][4]: "gene_x"})
-    with pytest.raises(ValueError, match=r"cross_adjacency\[\(0, 2\)\]: its column labels do not name the "
-                                         r"features it links \(1 missing, e\.g\. \['m2_f4'\]\)"):
+    with pytest.raises(ValueError, match=r"cross_adjacency\[\(0, 2\)\]: no entry in its column labels for 1 of "
+                                         r"the features it links, e\.g\. \['m2_f4'\]; label its columns"):
         JCBSNMF(**kw).fit(Xf, cross_adjacency=bad, graphs=graphs_f)
 
 

@@ -46,6 +46,7 @@ from .._validation import (
     check_row_labels,
     check_same_samples,
     matrix_list,
+    reorder_by_labels,
 )
 from ..base import PersistenceMixin
 from ._core import INEXACT_FACTOR, INEXACT_MAX_RTOL, LinearSolver, PenaltyMatrix
@@ -857,18 +858,10 @@ def _labelled_groups(groups, snp_names):
     index = getattr(groups, "index", None)
     if index is None or snp_names is None or not hasattr(groups, "to_numpy") or isinstance(index, pd.RangeIndex):
         return groups
-    labels = [str(x) for x in index]
-    if labels == list(snp_names):
-        return groups
-    known = set(labels)
-    if len(known) < len(labels):
-        raise ValueError("snp_groups: its index names a SNP more than once")
-    missing = [x for x in snp_names if x not in known]
-    if missing:
-        raise ValueError(f"snp_groups: its index does not name every SNP of X ({len(missing)} missing, e.g. "
-                         f"{missing[:5]}); index it by the SNP names, or pass snp_groups.to_numpy() to pair "
-                         "the labels with the SNPs by position")
-    return groups.set_axis(labels).loc[list(snp_names)].to_numpy()
+    taken = reorder_by_labels(groups, [str(x) for x in index], snp_names, "snp_groups", "its index", "SNPs of X",
+                              "index it by the SNP names, or pass snp_groups.to_numpy() to pair the labels with "
+                              "the SNPs by position")
+    return taken.to_numpy()
 
 
 def _check_real(A, name, min_samples=2):

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._products import one_blas_thread
-from .._validation import EPS, check_adjacency
+from .._validation import EPS, _column_names, check_adjacency, reorder_by_labels
 
 __all__ = [
     "correlation_graph",
@@ -599,6 +599,7 @@ def ld_graph(
         raise ValueError(f"genotypes: need at least 2 samples (rows) to compute LD, got {G.shape[0]}")
     p = G.shape[1]
     r2_threshold = _check_r2_threshold(r2_threshold)
+    positions = _positions_by_snp(positions, _column_names(genotypes))
     if isinstance(positions, pd.DataFrame):
         missing = {"chrom", "pos"} - set(positions.columns)
         if missing:
@@ -628,6 +629,23 @@ def ld_graph(
     block = int(np.clip(2 * window, 64, 512)) if positions is None else 512
     r, c, v = _ld_pairs(lambda a, b: G[:, order[a:b]], key, schrom, window, r2_threshold, block, block)
     return _symmetric_graph(order[r], order[c], v, p)
+
+
+def _positions_by_snp(positions: Any, snps: list[str] | None) -> Any:
+    """SNP positions given as a table keyed by SNP ID (a ``snp`` column, as in a
+    ``.bim`` table, or the index), in the order of the genotype columns ``snps``;
+    positions of other SNPs are left out. Anything else is returned as it is
+    (paired with the columns by position)."""
+    if snps is None or not isinstance(positions, (pd.DataFrame, pd.Series)):
+        return positions
+    if isinstance(positions, pd.DataFrame) and "snp" in positions.columns:
+        keys = [str(x) for x in positions["snp"]]
+    elif not isinstance(positions.index, pd.RangeIndex):
+        keys = [str(x) for x in positions.index]
+    else:
+        return positions
+    return reorder_by_labels(positions, keys, snps, "positions", "its SNP IDs", "genotype columns",
+                             "give every SNP its position, or pass plain arrays in the genotypes' column order")
 
 
 def ld_graph_plink(
