@@ -121,3 +121,27 @@ def test_auc_plain_lists_union_and_nan():
     assert feature_selection_auc(np.array([0.1, 0.9, 0.2, 0.05])[:, None], masks) == 0.5
     with pytest.raises(ValueError, match="truth_mask: contains NaN"):
         feature_selection_auc(w, [0, np.nan, 1, 0])
+
+
+def test_labelled_truth_is_matched_by_feature_name():
+    """Weights read back from a table (indexed by SNP) and a truth indexed by SNP in
+    another order are compared SNP by SNP, not row by row."""
+    import pandas as pd
+
+
+
+    rng = np.random.default_rng(0)
+    snps = [f"rs{j}" for j in range(40)]
+    truth = pd.Series(rng.random(40) < 0.3, index=snps)
+    weights = pd.DataFrame({"w": np.where(truth, 1.0, 0.1) + 0.05 * rng.standard_normal(40)}, index=snps)
+    expected = feature_selection_auc(weights.to_numpy(), truth.to_numpy())
+    shuffled = truth.sample(frac=1.0, random_state=1)
+    assert feature_selection_auc(weights, shuffled) == expected == 1.0
+    assert feature_selection_auc(weights.to_numpy(), shuffled.to_numpy()) < 0.9  # by position: another truth
+    assert roc_points(weights, shuffled)[2] == expected
+    true_w = pd.Series(np.where(truth, 1.0, 0.0), index=snps)
+    assert estimation_accuracy(weights["w"], true_w.iloc[::-1]) == estimation_accuracy(weights["w"].to_numpy(),
+                                                                                       true_w.to_numpy())
+    with pytest.raises(ValueError, match=r"truth_mask: no entry in its index for 1 of the features of weights, "
+                                         r"e\.g\. \['rs0'\]"):
+        feature_selection_auc(weights, truth.iloc[1:])

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._stats import norm, pearson, vdot
+from .._validation import reorder_by_labels
 
 __all__ = [
     "canonical_correlations",
@@ -133,6 +134,20 @@ def _auc(score: np.ndarray, label: np.ndarray, name: str) -> float:
     return float((ranks[label].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def _by_feature(weights: Any, truth: Any, name: str) -> Any:
+    """``truth`` (Series or DataFrame indexed by feature) in the row order of labelled
+    ``weights`` (e.g. a weights table read back from CSV); anything else unchanged."""
+    import pandas as pd
+
+    wi, ti = getattr(weights, "index", None), getattr(truth, "index", None)
+    if (wi is None or ti is None or not hasattr(truth, "to_numpy") or isinstance(wi, pd.RangeIndex)
+            or isinstance(ti, pd.RangeIndex)):
+        return truth
+    return reorder_by_labels(truth, [str(x) for x in ti], [str(x) for x in wi], name, "its index",
+                             "features of weights", "index it by the weights' feature names, or pass plain arrays "
+                             "in the order of the weights")
+
+
 def _mask_columns(truth_mask: Any, n_cols: int) -> list[np.ndarray]:
     cols = _as_columns(truth_mask, "truth_mask")
     if any(np.isnan(c).any() for c in cols):
@@ -177,7 +192,11 @@ def feature_selection_auc(weights: Any, truth_mask: Any, *, per_task: bool = Fal
     ------
     ValueError
         Shapes disagree, NaN weights, or the mask has no positive or no negative.
+
+    Labelled weights and mask (pandas objects indexed by feature) are matched by
+    feature name.
     """
+    truth_mask = _by_feature(weights, truth_mask, "truth_mask")
     cols = _as_columns(weights, "weights")
     masks = _mask_columns(truth_mask, len(cols))
     if per_task:
@@ -200,6 +219,7 @@ def roc_points(weights: Any, truth_mask: Any) -> tuple[np.ndarray, np.ndarray, f
     from sklearn.metrics import roc_curve
 
     auc = feature_selection_auc(weights, truth_mask)  # validates first
+    truth_mask = _by_feature(weights, truth_mask, "truth_mask")
     cols = _as_columns(weights, "weights")
     masks = _mask_columns(truth_mask, len(cols))
     score = np.abs(cols[0]) if len(cols) == 1 else np.sqrt(np.sum(np.column_stack(cols) ** 2, axis=1))
@@ -221,7 +241,7 @@ def estimation_accuracy(weights: Any, true_weights: Any) -> float | np.ndarray:
     float for a vector, ndarray (K,) otherwise. A zero vector gives 0.
     """
     cols = _as_columns(weights, "weights")
-    truth = _as_columns(true_weights, "true_weights")
+    truth = _as_columns(_by_feature(weights, true_weights, "true_weights"), "true_weights")
     if len(truth) == 1 and len(cols) > 1:
         truth = truth * len(cols)
     if len(truth) != len(cols):
