@@ -41,6 +41,12 @@ def _column_names(X: Any) -> list[str] | None:
     return [str(c) for c in cols]
 
 
+def column_names_each(Xs: Any) -> list[list[str] | None]:
+    """:func:`_column_names` of every table of a list of tables (empty for anything
+    else, e.g. a 3-D array, which carries no labels)."""
+    return [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
+
+
 def check_feature_names(given: Any, fitted: np.ndarray | None, what: str, remedy: str) -> None:
     """Raise ValueError when the column labels ``given`` (None for unlabelled input)
     differ from the labels ``fitted`` of the fit (None when it was unlabelled).
@@ -81,6 +87,15 @@ def reorder_by_labels(obj: Any, labels: list[str], wanted: Sequence[str], name: 
         raise ValueError(f"{name}: no entry in {what} for {len(missing)} of the {unit}, e.g. {missing[:5]}; {fix}")
     framed = obj.set_axis(labels, axis=axis)
     return framed.loc[list(wanted)] if axis == 0 else framed.loc[:, list(wanted)]
+
+
+def reorder_by_index(obj: Any, wanted: Sequence[str] | None, name: str, what: str, unit: str, fix: str) -> Any:
+    """:func:`reorder_by_labels` by the row labels of a labelled table or Series
+    (:func:`_row_labels`); ``obj`` unchanged when it carries none or ``wanted`` is None."""
+    labels = _row_labels(obj)
+    if labels is None or wanted is None:
+        return obj
+    return reorder_by_labels(obj, [str(x) for x in labels], wanted, name, what, unit, fix)
 
 
 def align_labelled_adjacency(A: Any, rows: Sequence[str] | None, cols: Sequence[str] | None, name: str) -> Any:

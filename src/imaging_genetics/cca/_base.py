@@ -45,8 +45,9 @@ from .._validation import (
     check_positive_int,
     check_row_labels,
     check_same_samples,
+    column_names_each,
     matrix_list,
-    reorder_by_labels,
+    reorder_by_index,
 )
 from ..base import PersistenceMixin
 from ._core import INEXACT_FACTOR, INEXACT_MAX_RTOL, LinearSolver, PenaltyMatrix
@@ -347,8 +348,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
         X_in = X
         # feature names of labelled inputs, for messages about single columns
         col_names = {"X": _column_names(X)}
-        if isinstance(Ys, (list, tuple)):
-            col_names.update({f"Ys[{k}]": _column_names(Y) for k, Y in enumerate(Ys)})
+        col_names.update({f"Ys[{k}]": names for k, names in enumerate(column_names_each(Ys))})
         X, Ys = self._check_data(X, Ys)
         K = len(Ys)
         qs = [Y.shape[1] for Y in Ys]
@@ -430,7 +430,11 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
                           for k, A in enumerate(checked)]
         if self._uses_groups:
             if snp_groups is not None:
-                g = np.asarray(_labelled_groups(snp_groups, col_names["X"]))
+                # a Series indexed by SNP is taken by SNP name
+                g = np.asarray(reorder_by_index(
+                    snp_groups, col_names["X"], "snp_groups", "its index", "SNPs of X",
+                    "index it by the SNP names, or pass snp_groups.to_numpy() to pair the labels with the SNPs "
+                    "by position"))
                 if g.shape != (p,):
                     raise ValueError(f"snp_groups: expected one label per SNP, shape ({p},), "
                                      f"got {g.shape}")
@@ -785,7 +789,7 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
     def _check_new(self, X, Ys):
         check_is_fitted(self, "x_weights_")
         given_x = _column_names(X)
-        given_y = [_column_names(Y) for Y in Ys] if isinstance(Ys, (list, tuple)) else []
+        given_y = column_names_each(Ys)
         X, Ys = self._check_data(X, Ys, min_samples=1)
         p = self.x_mean_.shape[0]
         if X.shape[1] != p:
@@ -850,18 +854,6 @@ class BaseSparseCCA(PersistenceMixin, BaseEstimator):
             b = ys[k] if ys[k].ndim == 1 else ys[k][:, 0]
             out.append(pearson(a, b))
         return np.asarray(out)
-
-
-def _labelled_groups(groups, snp_names):
-    """SNP group labels given as a Series indexed by SNP, in the order of X's columns
-    (labels of other SNPs left out); anything else is returned as it is (by position)."""
-    index = getattr(groups, "index", None)
-    if index is None or snp_names is None or not hasattr(groups, "to_numpy") or isinstance(index, pd.RangeIndex):
-        return groups
-    taken = reorder_by_labels(groups, [str(x) for x in index], snp_names, "snp_groups", "its index", "SNPs of X",
-                              "index it by the SNP names, or pass snp_groups.to_numpy() to pair the labels with "
-                              "the SNPs by position")
-    return taken.to_numpy()
 
 
 def _check_real(A, name, min_samples=2):

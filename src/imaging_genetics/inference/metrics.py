@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._stats import norm, pearson, vdot
-from .._validation import reorder_by_labels
+from .._validation import _row_labels, reorder_by_index
 
 __all__ = [
     "canonical_correlations",
@@ -137,15 +137,10 @@ def _auc(score: np.ndarray, label: np.ndarray, name: str) -> float:
 def _by_feature(weights: Any, truth: Any, name: str) -> Any:
     """``truth`` (Series or DataFrame indexed by feature) in the row order of labelled
     ``weights`` (e.g. a weights table read back from CSV); anything else unchanged."""
-    import pandas as pd
-
-    wi, ti = getattr(weights, "index", None), getattr(truth, "index", None)
-    if (wi is None or ti is None or not hasattr(truth, "to_numpy") or isinstance(wi, pd.RangeIndex)
-            or isinstance(ti, pd.RangeIndex)):
-        return truth
-    return reorder_by_labels(truth, [str(x) for x in ti], [str(x) for x in wi], name, "its index",
-                             "features of weights", "index it by the weights' feature names, or pass plain arrays "
-                             "in the order of the weights")
+    labels = _row_labels(weights)
+    return reorder_by_index(truth, None if labels is None else [str(x) for x in labels], name, "its index",
+                            "features of weights", "index it by the weights' feature names, or pass plain arrays "
+                            "in the order of the weights")
 
 
 def _mask_columns(truth_mask: Any, n_cols: int) -> list[np.ndarray]:
@@ -218,8 +213,8 @@ def roc_points(weights: Any, truth_mask: Any) -> tuple[np.ndarray, np.ndarray, f
     """
     from sklearn.metrics import roc_curve
 
-    auc = feature_selection_auc(weights, truth_mask)  # validates first
     truth_mask = _by_feature(weights, truth_mask, "truth_mask")
+    auc = feature_selection_auc(weights, truth_mask)  # validates first
     cols = _as_columns(weights, "weights")
     masks = _mask_columns(truth_mask, len(cols))
     score = np.abs(cols[0]) if len(cols) == 1 else np.sqrt(np.sum(np.column_stack(cols) ** 2, axis=1))

@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from .._products import one_blas_thread
 from .._stats import centred, norm, vdot
-from .._validation import EPS, _column_names, check_feature_names, check_matrices, check_positive_int
+from .._validation import EPS, check_feature_names, check_matrices, check_positive_int, column_names_each
 
 __all__ = [
     "extract_modules",
@@ -562,7 +562,7 @@ def _fit_products(model: Any, Xs: Sequence[Any]):
     Hs = _coefficients(model)
     if W.ndim != 2:
         raise ValueError(f"model: basis_ must be 2-D (n_samples, k), got shape {W.shape}")
-    given = [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
+    given = column_names_each(Xs)
     Xs = check_matrices(Xs, "Xs", nonnegative=False)
     if len(Xs) != len(Hs):
         raise ValueError(f"Xs has {len(Xs)} modalities but the model has {len(Hs)}")

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._products import one_blas_thread
-from .._validation import EPS, _column_names, check_adjacency, reorder_by_labels
+from .._validation import EPS, _column_names, check_adjacency, reorder_by_index, reorder_by_labels
 
 __all__ = [
     "correlation_graph",
@@ -636,16 +636,11 @@ def _positions_by_snp(positions: Any, snps: list[str] | None) -> Any:
     ``.bim`` table, or the index), in the order of the genotype columns ``snps``;
     positions of other SNPs are left out. Anything else is returned as it is
     (paired with the columns by position)."""
-    if snps is None or not isinstance(positions, (pd.DataFrame, pd.Series)):
-        return positions
-    if isinstance(positions, pd.DataFrame) and "snp" in positions.columns:
-        keys = [str(x) for x in positions["snp"]]
-    elif not isinstance(positions.index, pd.RangeIndex):
-        keys = [str(x) for x in positions.index]
-    else:
-        return positions
-    return reorder_by_labels(positions, keys, snps, "positions", "its SNP IDs", "genotype columns",
-                             "give every SNP its position, or pass plain arrays in the genotypes' column order")
+    how = ("positions", "its SNP IDs", "genotype columns",
+           "give every SNP its position, or pass plain arrays in the genotypes' column order")
+    if snps is not None and isinstance(positions, pd.DataFrame) and "snp" in positions.columns:
+        return reorder_by_labels(positions, [str(x) for x in positions["snp"]], snps, *how)
+    return reorder_by_index(positions, snps, *how)
 
 
 def ld_graph_plink(

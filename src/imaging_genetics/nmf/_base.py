@@ -22,12 +22,12 @@ from sklearn.utils import check_random_state
 from .._products import available_threads, one_blas_thread
 from .._validation import (
     EPS,
-    _column_names,
     align_labelled_adjacency,
     check_adjacency,
     check_matrices,
     check_penalty,
     check_positive_int,
+    column_names_each,
 )
 from ..base import PersistenceMixin
 from ..networks import normalized_adjacency
@@ -219,9 +219,10 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         return 0.0, 0.0, 0.0, 0.0
 
     # -- validation -------------------------------------------------------
-    def _validate(self, Xs, cross_adjacency, graphs):
-        # feature labels of labelled tables: priors given as labelled tables are taken by them
-        labels = [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
+    def _validate(self, Xs, cross_adjacency, graphs, labels=None):
+        # feature labels of labelled tables (``labels``, when the caller has them):
+        # priors given as labelled tables are taken by them
+        labels = column_names_each(Xs) if labels is None else labels
         Xs = check_matrices(Xs, "Xs", nonnegative=True)
         M = len(Xs)
         n = Xs[0].shape[0]
@@ -424,8 +425,8 @@ class JointNMFBase(PersistenceMixin, BaseEstimator):
         -------
         self
         """
-        prob, k, tol = self._validate(Xs, cross_adjacency, graphs)
-        labels = [_column_names(X) for X in Xs] if isinstance(Xs, (list, tuple)) else []
+        labels = column_names_each(Xs)
+        prob, k, tol = self._validate(Xs, cross_adjacency, graphs, labels)
         Xs = prob.Xs
         rs = check_random_state(self.random_state)
         R = int(self.n_restarts)
