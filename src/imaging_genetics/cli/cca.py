@@ -504,10 +504,11 @@ def _outcome_table(data: Data, outcome: Optional[Path], columns: Optional[list[s
     elif data.outcomes is not None:
         table = data.outcomes.copy()
     elif data.truth is not None and "latent" in data.truth:
+        from ..simulate._common import clinical_score
+
         # the first task's latent variable plus noise of unit SD: the best attainable r is 1/sqrt(2)
-        z = np.asarray(data.truth["latent"], dtype=np.float64)[:, 0]
-        noise = np.random.default_rng([random_state, 7]).standard_normal(z.size)
-        table = pd.DataFrame({"simulated_score": z + noise})
+        table = pd.DataFrame({"simulated_score": clinical_score(np.asarray(data.truth["latent"])[:, 0], 1.0,
+                                                                random_state)})
     else:
         raise typer.BadParameter("--outcome: give a table of outcomes (or use --study with an outcomes section)")
     if columns:
@@ -538,35 +539,32 @@ def predict_cmd(
     fmt: Format = _FMT, random_state: int = _SEED, n_jobs: int = _JOBS, prior: bool = _PRIOR,
 ) -> None:
     """Cross-validated prediction of clinical scores from a model's canonical variates or selected features (ridge)."""
-    from ..inference import predict_outcome
+    from ..workflows.study import check_outcomes, outcome_predictions
 
     # the model (and its --param values) is checked before any data is read or simulated
     est = _make_model(model, _parse_params(param), random_state)
     _check_out(out)
     data = _load(simulate, x, y, study, id_column, x_modality, y_modality, n_samples, n_snps, n_rois, correlations, random_state)
     table = _outcome_table(data, outcome, outcome_column, id_column, random_state)
-    for col in table.columns:
-        n = int(np.isfinite(table[col].to_numpy(dtype=np.float64)).sum())
-        if n < 2 * cv:
-            raise typer.BadParameter(f"--outcome: column {str(col)!r} has a value for {n} of the analysed samples; "
-                                     f"{cv}-fold cross-validation needs at least {2 * cv}")
+    try:
+        check_outcomes(table, cv)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--outcome: {exc}") from None
     out.mkdir(parents=True, exist_ok=True)
-    ids = data.sample_ids if data.sample_ids is not None else list(range(data.n_samples))
+    ids = np.asarray(data.sample_ids if data.sample_ids is not None else range(data.n_samples), dtype=object)
     summary, folds, per_sample = [], [], []
-    for col in table.columns:
-        y_all = table[col].to_numpy(dtype=np.float64)
-        keep = np.isfinite(y_all)
-        res = predict_outcome(est, data.X[keep], [Y[keep] for Y in data.Ys], y_all[keep], features=features.value,
-                              n_selected=n_selected, cv=cv, prior="correlation" if prior else None,
-                              random_state=random_state, n_jobs=n_jobs)
-        summary.append({"method": _CLASS[model.value], "outcome": str(col), "features": features.value,
-                        "n_samples": int(keep.sum()), "rmse": res.rmse, "r": res.r,
-                        "outcome_sd": float(np.std(y_all[keep]))})
-        folds.append(res.table.assign(outcome=str(col)))
-        per_sample.append(pd.DataFrame({"sample": np.asarray(ids, dtype=object)[keep], "outcome": str(col),
-                                        "observed": y_all[keep], "predicted": res.predictions}))
-        typer.echo(f"{col}: RMSE {res.rmse:.4g} (outcome SD {summary[-1]['outcome_sd']:.4g}), r = {res.r:.3f} "
-                   f"over {int(keep.sum())} samples")
+    results = outcome_predictions(est, data.X, data.Ys, table, features=features.value, n_selected=n_selected,
+                                  cv=cv, prior="correlation" if prior else None, random_state=random_state,
+                                  n_jobs=n_jobs)
+    for name, (row, keep, res) in zip(table.columns, results):
+        col = row["outcome"]
+        summary.append({"method": _CLASS[model.value], "outcome": col, "features": features.value, **row})
+        folds.append(res.table.assign(outcome=col))
+        per_sample.append(pd.DataFrame({"sample": ids[keep], "outcome": col,
+                                        "observed": table[name].to_numpy(dtype=np.float64)[keep],
+                                        "predicted": res.predictions}))
+        typer.echo(f"{col}: RMSE {res.rmse:.4g} (outcome SD {row['outcome_sd']:.4g}), r = {res.r:.3f} "
+                   f"over {row['n_samples']} samples")
     _write(pd.DataFrame(summary), out, "prediction", fmt)
     _write(pd.concat(folds, ignore_index=True), out, "prediction_folds", fmt)
     _write(pd.concat(per_sample, ignore_index=True), out, "predictions", fmt)

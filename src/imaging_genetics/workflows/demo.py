@@ -230,9 +230,9 @@ def _clinical_prediction(cfg: DemoConfig, X, Ys, snps, scores: np.ndarray, choic
     genetic score plus noise) from each model's canonical variates, after a reference row
     that predicts it from the latent score itself. Columns: method, features, rmse, r."""
     from ..inference import predict_outcome
+    from ..simulate._common import clinical_score
 
-    rng = np.random.default_rng([cfg.random_state, 7])
-    clinical = scores[:, 0] + cfg.clinical_noise * rng.standard_normal(scores.shape[0])
+    clinical = clinical_score(scores[:, 0], cfg.clinical_noise, cfg.random_state)
     ref = predict_outcome(None, scores[:, :1], None, clinical, cv=cfg.outer_cv, random_state=cfg.random_state)
     rows = [{"method": "reference", "features": "true latent score", "rmse": ref.rmse, "r": ref.r}]
     for name, (model, _) in _cca_models(cfg).items():

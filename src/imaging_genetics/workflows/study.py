@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from .._validation import _describe_columns
 from ..base import write_json
 from ..io import load_study
 from ..io.study import read_study_spec
@@ -72,6 +73,8 @@ log = logging.getLogger(__name__)
 def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
     from ..preprocessing import CovariateResidualizer, GenotypeQC, MeanImputer
 
+    if spec.residualize and views.covariates is not None:
+        _check_covariates(views.covariates)
     data: dict[str, pd.DataFrame] = {}
     for name in views.names:
         frame = views[name]
@@ -82,7 +85,6 @@ def _preprocess(views, spec) -> dict[str, pd.DataFrame]:
         if spec.impute and frame.isna().to_numpy().any():
             frame = MeanImputer().fit_transform(frame)
         if spec.residualize and views.covariates is not None:
-            _check_covariates(views.covariates)
             frame = CovariateResidualizer().fit(frame, views.covariates).transform(frame, views.covariates)
         data[name] = frame
     constant = _constant_features(data)
@@ -106,7 +108,7 @@ def _check_covariates(covariates: pd.DataFrame) -> None:
                          "covariates are not imputed: fill them in the covariates file, or remove those samples")
 
 
-def _check_outcomes(outcomes: pd.DataFrame, folds: int) -> None:
+def check_outcomes(outcomes: pd.DataFrame, folds: int) -> None:
     """Every outcome column has a value for at least two samples per cross-validation fold,
     so its prediction can be trained and tested (checked before the first fit)."""
     for col in outcomes.columns:
@@ -123,9 +125,8 @@ def check_complete(data: dict[str, pd.DataFrame], names: list[str]) -> None:
     for name in names:
         missing = data[name].isna().to_numpy()
         if missing.any():
-            cols = [str(c) for c in data[name].columns[missing.any(axis=0)]]
-            bad.append(f"{name}: {int(missing.sum())} in column(s) {', '.join(cols[:5])}"
-                       f"{f' and {len(cols) - 5} more' if len(cols) > 5 else ''}")
+            cols = _describe_columns(missing.any(axis=0), [str(c) for c in data[name].columns])
+            bad.append(f"{name}: {int(missing.sum())} in column(s) {cols}")
     if bad:
         raise ValueError("missing values remain after preprocessing (" + "; ".join(bad) + "); set "
                          "'impute: true' in the study's preprocessing section, or fill them in the input files")
@@ -144,7 +145,7 @@ def _constant_features(data: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
 
 
 def _constant_text(constant: dict[str, list[str]]) -> str:
-    listed = "; ".join(f"{name}: {', '.join(cols[:5])}{f' and {len(cols) - 5} more' if len(cols) > 5 else ''}"
+    listed = "; ".join(f"{name}: {_describe_columns(np.ones(len(cols), dtype=bool), cols)}"
                        for name, cols in constant.items())
     return (f"features with the same value on every sample carry no information and get zero weight "
             f"in every CCA model: {listed}.")
@@ -401,7 +402,9 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
                                                modality_labels=list(spec.imaging), title=f"{name}: largest region weights"),
                        caption=f"{name}: largest region weights per modality.")
         if views.outcomes is not None:
-            predictions.extend(_predict_outcomes(name, model, X, Ys, views.outcomes, spec, prior, random_state, n_jobs))
+            predictions.extend({"method": name, **row} for row, _, _ in outcome_predictions(
+                model, X, Ys, views.outcomes, features="variates", cv=spec.outer_cv, prior=prior,
+                random_state=random_state, n_jobs=n_jobs))
         traces[name] = fitted.objective_
         notes[name] = (f"converged at iteration {fitted.n_iter_}" if fitted.n_iter_ < fitted.max_iter
                        else f"stopped at max_iter {fitted.max_iter}")
@@ -437,22 +440,26 @@ def _run_cca(views, data, spec, out: Path, rep: Report, results: dict, n_jobs: i
         results["cca"]["outcome_prediction"] = pred.to_dict(orient="records")
 
 
-def _predict_outcomes(name, model, X, Ys, outcomes: pd.DataFrame, spec, prior, random_state: int,
-                      n_jobs: int) -> list[dict]:
-    """Cross-validated ridge prediction of every outcome column from the model's
-    canonical variates (:func:`imaging_genetics.inference.predict_outcome`); one row
-    per outcome: method, outcome, n_samples, rmse, r, outcome_sd."""
+def outcome_predictions(model, X, Ys, outcomes: pd.DataFrame, **kwargs) -> list[tuple[dict, np.ndarray, Any]]:
+    """Cross-validated ridge prediction of every outcome column from ``model``
+    (:func:`imaging_genetics.inference.predict_outcome` with ``kwargs``), each on the
+    samples that have a value of it. X and the Ys are arrays or tables whose rows are
+    those of ``outcomes``. One ``(row, kept, result)`` per outcome: ``row`` holds
+    outcome, n_samples, rmse, r and outcome_sd (the RMSE of predicting the mean),
+    ``kept`` the boolean mask of the samples used."""
     from ..inference import predict_outcome
 
-    rows = []
+    def rows(A, keep):
+        return A.loc[keep] if hasattr(A, "loc") else A[keep]
+
+    out = []
     for col in outcomes.columns:
         y = outcomes[col].astype(float)
         keep = np.isfinite(y.to_numpy())
-        res = predict_outcome(model, X.loc[keep], [Y.loc[keep] for Y in Ys], y.loc[keep], features="variates",
-                              cv=spec.outer_cv, prior=prior, random_state=random_state, n_jobs=n_jobs)
-        rows.append({"method": name, "outcome": str(col), "n_samples": int(keep.sum()), "rmse": res.rmse,
-                     "r": res.r, "outcome_sd": float(np.std(y.to_numpy()[keep]))})
-    return rows
+        res = predict_outcome(model, rows(X, keep), [rows(Y, keep) for Y in Ys], y.loc[keep], **kwargs)
+        out.append(({"outcome": str(col), "n_samples": int(keep.sum()), "rmse": res.rmse, "r": res.r,
+                     "outcome_sd": float(np.std(y.to_numpy()[keep]))}, keep, res))
+    return out
 
 
 def _kept_features(views, data, name: str) -> np.ndarray | None:
@@ -690,7 +697,7 @@ def run_study(study_yaml: str | Path, out: str | Path, *, n_jobs: int = 1, rando
                 *(spec.analyses.nmf.modalities if spec.analyses.nmf is not None else [])]
         check_complete(data, list(dict.fromkeys(used)))
         if spec.analyses.cca is not None and views.outcomes is not None:
-            _check_outcomes(views.outcomes, spec.analyses.cca.outer_cv)
+            check_outcomes(views.outcomes, spec.analyses.cca.outer_cv)
         nmf_inputs = _nmf_inputs(views, data, spec.analyses.nmf) if spec.analyses.nmf is not None else None
         # every analysis's settings, before the first fit writes anything
         _check_analyses(views, data, spec.analyses, nmf_inputs, random_state, n_jobs)
